@@ -1,0 +1,48 @@
+"""Exceptions shared by every layer.
+
+Library code raises these instead of exiting; the CLI and the operators decide how to show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+class DativoError(Exception):
+    """Base class for errors the user can act on."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in one config file, located as precisely as the file allows."""
+
+    file: str
+    message: str
+    line: int | None = None
+    path: str = ""  # field path such as ``schema[2].type``; empty for the whole document
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ConfigError(DativoError):
+    """One or more config issues, all reported together."""
+
+    def __init__(self, issues: Iterable[ConfigIssue]):
+        self.issues: Sequence[ConfigIssue] = tuple(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class ContractViolation(DativoError):
+    """Rows broke the data contract while the job runs in strict mode."""
+
+
+class EngineError(DativoError):
+    """A source engine failed to check, discover or read."""
+
+
+class TargetError(DativoError):
+    """A target failed to prepare, read state or commit."""
