@@ -1,0 +1,63 @@
+"""Source engines: a registry of names, one module each, one interface (``base.SourceEngine``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from airflow_provider_dativo.engines.base import (
+    CheckStatus,
+    ReadItem,
+    RejectedRecords,
+    SourceEngine,
+    StateUpdate,
+    StreamInfo,
+)
+from airflow_provider_dativo.errors import EngineError
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import JobSpec
+
+__all__ = ["CheckStatus", "ReadItem", "RejectedRecords", "SourceEngine", "StateUpdate",
+           "StreamInfo", "open_source"]
+
+
+def _native(job: JobSpec, connection: dict) -> SourceEngine:
+    builder = NATIVE_CONNECTORS.get(job.source.type)
+    if builder is None:
+        raise EngineError(f"no native extractor for connector '{job.source.type}'; "
+                          f"native connectors: {', '.join(sorted(NATIVE_CONNECTORS))}")
+    return builder(job, connection)
+
+
+def _file(job: JobSpec, connection: dict) -> SourceEngine:
+    from airflow_provider_dativo.contracts import arrow_schema
+    from airflow_provider_dativo.engines.native.files import FileSource, FileSourceConfig
+
+    return FileSource(FileSourceConfig.from_connection(job.root, connection),
+                      json_types=json_types(arrow_schema(job.contract)))
+
+
+def json_types(schema: object) -> dict:
+    """Contract columns whose Arrow type JSON carries natively (the rest arrive as text)."""
+    import pyarrow as pa
+
+    native = {pa.int64(), pa.float64(), pa.bool_(), pa.string()}
+    return {f.name: (pa.float64() if pa.types.is_floating(f.type) else f.type)
+            for f in schema if f.type in native or pa.types.is_floating(f.type)}  # type: ignore[attr-defined]
+
+
+NATIVE_CONNECTORS: dict[str, Callable[[JobSpec, dict], SourceEngine]] = {"file": _file}
+
+ENGINES: dict[str, Callable[[JobSpec, dict], SourceEngine]] = {"native": _native}
+
+
+def open_source(job: JobSpec, connection: dict) -> SourceEngine:
+    """The engine a job's source runs on, given its resolved connection settings."""
+    factory = ENGINES.get(job.source_engine)
+    if factory is None:
+        raise EngineError(
+            f"engine '{job.source_engine}' is not available in this version of dativo "
+            f"(available: {', '.join(sorted(ENGINES))}); choose another engine for "
+            f"'{job.source.type}' in the job's source.engine")
+    return factory(job, connection)

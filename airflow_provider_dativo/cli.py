@@ -1,0 +1,210 @@
+"""The ``dativo`` command: validate, list, run and export contracts, outside Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
+from airflow_provider_dativo.errors import ConfigError, DativoError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _root(args: argparse.Namespace) -> ConfigRoot:
+    return ConfigRoot(args.root)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    root = _root(args)
+    report = root.validate([Path(p) for p in args.paths] if args.paths else None)
+    for kind in KINDS:
+        files, issues = report.files[kind], report.issues[kind]
+        bad = {i.file for i in issues}
+        mark = "[green]ok[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
+        console.print(f"{kind + 's':<11} {len(files):>4} file(s)  {len(bad):>3} invalid  {mark}")
+    for issue in report.all_issues():
+        console.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
+    if report.ok:
+        console.print("[green]all configs are valid[/]")
+        return 0
+    console.print(f"[red]{len(report.all_issues())} error(s)[/]; fix them and run "
+                  "`dativo validate` again")
+    return 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    root = _root(args)
+    table = Table(title=f"dativo jobs in {root.root}")
+    for col in ("tenant", "job", "DAG id", "source", "target", "schedule", "status"):
+        table.add_column(col)
+    invalid = 0
+    for path in root.job_files():
+        try:
+            job = root.load_job(path)
+        except ConfigError as exc:
+            invalid += 1
+            table.add_row(path.parent.name, path.stem, "-", "-", "-", "-",
+                          f"[red]invalid ({len(exc.issues)} error(s))[/]")
+            continue
+        table.add_row(job.tenant_id, job.name, job.dag_id,
+                      f"{job.source.type} ({job.source_engine})",
+                      f"{job.target.type}: {job.tenant_id}.{job.table}",
+                      job.schedule or "manual", "[green]valid[/]")
+    console.print(table)
+    if invalid:
+        console.print(f"{invalid} invalid job(s): run `dativo validate` for the errors")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from airflow_provider_dativo import runner
+
+    root = _root(args)
+    job = root.load_job(args.job)
+    run_id = args.run_id or runner.new_run_id()
+    console.print(f"running [bold]{job.dag_id}[/] as run {run_id}")
+    runner.validate_step(job)
+    with Progress(SpinnerColumn(), TextColumn("[bold]extract"), BarColumn(bar_width=None),
+                  TextColumn("{task.fields[rows]} rows"), TextColumn("{task.fields[rate]} rows/s"),
+                  TextColumn("{task.fields[rejected]} rejected"), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task("extract", total=None, rows="0", rate="0", rejected="0")
+
+        def show(p: runner.Progress) -> None:
+            bar.update(task, rows=f"{p.rows_valid:,}", rate=f"{p.rows_per_s:,.0f}",
+                       rejected=f"{p.rows_rejected:,}")
+
+        manifest = runner.extract_step(job, run_id, progress=show)
+        bar.update(task, total=1, completed=1, rows=f"{manifest['rows']:,}")
+    result = runner.load_step(job, manifest)
+    table = Table(title="run summary", show_header=False)
+    table.add_row("table", f"{job.tenant_id}.{result.table}")
+    table.add_row("rows committed", f"{result.rows:,}" if result.committed else "0 (already "
+                  "committed)")
+    table.add_row("rows rejected", f"{manifest['rejected']:,}")
+    if manifest.get("rule_counts"):
+        table.add_row("rules broken", ", ".join(f"{k}={v}" for k, v in
+                                                sorted(manifest["rule_counts"].items())))
+    if manifest.get("quarantine"):
+        table.add_row("quarantine", "\n".join(manifest["quarantine"]))
+    table.add_row("snapshot", str(result.snapshot_id))
+    table.add_row("seconds", str(manifest.get("seconds")))
+    console.print(table)
+    return 0
+
+
+def cmd_contract_export(args: argparse.Namespace) -> int:
+    import yaml
+
+    from airflow_provider_dativo.contracts import to_odcs, validate_official
+
+    root = _root(args)
+    contract = root.asset(Path(args.asset).resolve())
+    doc = to_odcs(contract)
+    problems = validate_official(doc)
+    if problems:
+        for p in problems:
+            err.print(f"[red]official ODCS schema:[/] {p}")
+        return 1
+    text = (json.dumps(doc, indent=2) if args.format == "json"
+            else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        err.print(f"wrote {args.output} (passes the official ODCS v3.0.2 schema)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from airflow_provider_dativo import runner
+
+    job = _root(args).load_job(args.job)
+    target = runner.open_job_target(job)
+    table = target.load_table()  # type: ignore[attr-defined]
+    snapshot = table.current_snapshot()
+    data = table.scan().to_arrow()
+    info = Table(title=f"{job.dag_id} → {target.table_identifier}",  # type: ignore[attr-defined]
+                 show_header=False)
+    info.add_row("table", target.table_identifier)  # type: ignore[attr-defined]
+    info.add_row("location", table.location())
+    info.add_row("rows", f"{data.num_rows:,}")
+    info.add_row("snapshots", str(len(table.snapshots())))
+    if snapshot is not None:
+        summary = snapshot.summary.additional_properties if snapshot.summary else {}
+        info.add_row("current snapshot", str(snapshot.snapshot_id))
+        info.add_row("committed by run", summary.get("dativo.run-id", "-"))
+        info.add_row("state", summary.get("dativo.state", "-"))
+    info.add_row("partitioning", str(table.spec()))
+    console.print(info)
+    sample = Table(title=f"first {min(args.limit, data.num_rows)} rows")
+    for name in data.column_names:
+        sample.add_column(name)
+    for row in data.slice(0, args.limit).to_pylist():
+        sample.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(sample)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dativo", description=__doc__)
+    parser.add_argument("--root", help="config root (default: $DATIVO_HOME or the current "
+                        "directory)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate configs; every error with file, line, field")
+    p.add_argument("paths", nargs="*", help="files or folders to validate (default: all)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("list", help="jobs and their DAG ids")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run one job without Airflow: validate, extract, load")
+    p.add_argument("job", help="job file, e.g. jobs/acme/orders.yaml")
+    p.add_argument("--run-id", help="run id (a repeated run id is not committed twice)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("show", help="what a job's target table holds: rows, snapshot, sample")
+    p.add_argument("job", help="job file")
+    p.add_argument("--limit", type=int, default=10, help="sample rows to print")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("contract", help="data contract tools")
+    csub = p.add_subparsers(dest="contract_command", required=True)
+    e = csub.add_parser("export", help="write an asset as an official ODCS v3.0.2 contract")
+    e.add_argument("asset", help="asset file, e.g. assets/file/v1.0/orders.yaml")
+    e.add_argument("-o", "--output", help="output file (default: standard output)")
+    e.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    e.set_defaults(func=cmd_contract_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            err.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
+        err.print("fix the config and try again (`dativo validate` lists every error)")
+        return 1
+    except DativoError as exc:
+        err.print(f"[red]error[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

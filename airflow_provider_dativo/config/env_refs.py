@@ -1,0 +1,62 @@
+"""``${VAR}`` and ``${VAR:-default}`` references.
+
+Configs keep them unresolved; they are resolved only when a task runs, so a DAG file never
+reads a secret at parse time and any secrets backend can supply them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_dativo.config.yaml_loader import join_path
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def references(value: Any) -> set[str]:
+    """Names of all variables referenced anywhere inside ``value``."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        found.update(m.group(1) for m in _REF.finditer(value))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found |= references(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+def resolve(value: Any, env: Mapping[str, str] | None = None, *, file: str = "<config>",
+            path: str = "") -> Any:
+    """A copy of ``value`` with references replaced; every missing variable is reported."""
+    env = os.environ if env is None else env
+    missing: list[ConfigIssue] = []
+
+    def walk(item: Any, where: str) -> Any:
+        if isinstance(item, str):
+            def sub(m: re.Match[str]) -> str:
+                name, default = m.group(1), m.group(2)
+                if name in env:
+                    return env[name]
+                if default is not None:
+                    return default
+                missing.append(ConfigIssue(
+                    file, f"environment variable {name} is not set (set it, or give a default "
+                          f"as ${{{name}:-value}})", None, where))
+                return m.group(0)
+            return _REF.sub(sub, item)
+        if isinstance(item, Mapping):
+            return {k: walk(v, join_path(where, k)) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(v, join_path(where, i)) for i, v in enumerate(item)]
+        return item
+
+    out = walk(value, path)
+    if missing:
+        raise ConfigError(missing)
+    return out

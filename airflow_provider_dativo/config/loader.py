@@ -1,0 +1,315 @@
+"""The one loader: a config root's registry, recipes, assets and jobs, validated and resolved.
+
+Everything is cached by file path, modification time and size, so a scheduler that re-parses
+the DAG folder re-reads only the YAML files that changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from airflow_provider_dativo.config import registry as reg
+from airflow_provider_dativo.config.schema_validation import validate_document
+from airflow_provider_dativo.config.specs import (
+    ConnectorRecipe,
+    EngineSpec,
+    IncrementalSpec,
+    JobSpec,
+    ObjectSpec,
+    RegistryEntry,
+    freeze,
+    merge,
+)
+from airflow_provider_dativo.config.yaml_loader import YamlDocument, load_yaml
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue
+
+T = TypeVar("T")
+
+_CACHE: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+
+KINDS = ("registry", "connector", "asset", "job")
+
+
+def default_root() -> Path:
+    """``$DATIVO_HOME`` if set, else the current directory."""
+    return Path(os.environ.get("DATIVO_HOME") or Path.cwd()).resolve()
+
+
+def _cached(kind: str, path: Path, build: Callable[[], T]) -> T:
+    """``build()`` once per file version; a failure is cached as well and raised again."""
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return build()
+    key = (kind, str(path))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        value = hit[1]
+    else:
+        try:
+            value = build()
+        except ConfigError as exc:
+            value = exc
+        _CACHE[key] = (stamp, value)
+    if isinstance(value, ConfigError):
+        raise value
+    return value
+
+
+def _schema_checked(kind: str, path: Path) -> YamlDocument:
+    doc = load_yaml(path)
+    issues = validate_document(kind, doc)
+    if issues:
+        raise ConfigError(issues)
+    return doc
+
+
+def _engine(raw: dict[str, Any]) -> EngineSpec:
+    command = raw.get("command") or ()
+    return EngineSpec(
+        type=raw["type"],
+        image=raw.get("image"),
+        command=(command,) if isinstance(command, str) else tuple(command),
+        pip=raw.get("pip"),
+        plugin=raw.get("plugin"),
+        options=freeze(raw.get("options", {})),
+    )
+
+
+def _recipe(doc: YamlDocument) -> ConnectorRecipe:
+    data = doc.data
+    auth = data.get("auth", {})
+    secret_envs = tuple(
+        item["env"] for group in ("required", "optional") for item in auth.get(group, [])
+        if item.get("env") and item.get("secret", True)
+    )
+    objects = []
+    for obj in data.get("objects", []):
+        pk = obj.get("primary_key") or ()
+        objects.append(ObjectSpec(obj["name"], obj.get("cursor_field"),
+                                  (pk,) if isinstance(pk, str) else tuple(pk)))
+    return ConnectorRecipe(
+        type=data["type"],
+        version=str(data["version"]),
+        file=doc.file,
+        default_engine=_engine(data["default_engine"]),
+        engines=freeze({k: _engine({**v, "type": k}) for k, v in data.get("engines", {}).items()}),
+        connection=freeze(data.get("connection", {})),
+        objects=tuple(objects),
+        secret_envs=secret_envs,
+        name=data.get("name"),
+        description=data.get("description"),
+    )
+
+
+@dataclass
+class ValidationReport:
+    """What ``dativo validate`` found, by config kind."""
+
+    files: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    issues: dict[str, list[ConfigIssue]] = field(default_factory=lambda: {k: [] for k in KINDS})
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.issues.values())
+
+    def all_issues(self) -> list[ConfigIssue]:
+        return [i for kind in KINDS for i in self.issues[kind]]
+
+
+class ConfigRoot:
+    """A config repository: ``connectors/``, ``assets/``, ``jobs/``, ``registry/``."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root).resolve() if root is not None else default_root()
+
+    # -- paths -------------------------------------------------------------------------------
+    def inside(self, rel: str, doc: YamlDocument, path: str) -> Path:
+        """``rel`` resolved under the root; a path that escapes it is a config error."""
+        candidate = (self.root / rel).resolve()
+        if candidate != self.root and self.root not in candidate.parents:
+            raise ConfigError([ConfigIssue(
+                doc.file, f"path '{rel}' points outside the config root {self.root}",
+                doc.line_of(path), path)])
+        return candidate
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def job_files(self) -> list[Path]:
+        jobs = self.root / "jobs"
+        return sorted(p for p in jobs.glob("*/*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+    # -- documents ---------------------------------------------------------------------------
+    def registry(self) -> dict[str, RegistryEntry]:
+        path = self.root / reg.REGISTRY_FILE
+
+        def build() -> dict[str, RegistryEntry]:
+            doc = _schema_checked("registry", path)
+            entries = reg.entries_from(doc)
+            issues = reg.registry_issues(doc, entries)
+            if issues:
+                raise ConfigError(issues)
+            return entries
+
+        return _cached("registry", path, build)
+
+    def recipe(self, path: Path) -> ConnectorRecipe:
+        return _cached("connector", path, lambda: _recipe(_schema_checked("connector", path)))
+
+    def asset(self, path: Path) -> Any:
+        """The asset's contract (``contracts.Contract``)."""
+        from airflow_provider_dativo.contracts import contract_from_mapping
+
+        def build() -> Any:
+            doc = _schema_checked("asset", path)
+            return contract_from_mapping(doc.data, file=doc.file, lines=doc.lines)
+
+        return _cached("asset", path, build)
+
+    def load_job(self, path: str | Path) -> JobSpec:
+        """Load, validate and resolve one job; every problem found is raised together."""
+        p = Path(path)
+        p = (p if p.is_absolute() else Path.cwd() / p).resolve()
+        return _cached("job", p, lambda: self._build_job(p))
+
+    def _build_job(self, path: Path) -> JobSpec:
+        doc = load_yaml(path)
+        issues = validate_document("job", doc)
+        if issues:
+            raise ConfigError(issues)
+        data = doc.data
+        issues = []
+
+        def attempt(fn: Callable[[], T]) -> T | None:
+            try:
+                return fn()
+            except ConfigError as exc:
+                issues.extend(exc.issues)
+                return None
+
+        def referenced(key: str, loader: Callable[[Path], T]) -> T | None:
+            target = attempt(lambda: self.inside(data[key], doc, key))
+            if target is None:
+                return None
+            if not target.is_file():
+                issues.append(ConfigIssue(doc.file, f"file '{data[key]}' does not exist",
+                                          doc.line_of(key), key))
+                return None
+            return attempt(lambda: loader(target))
+
+        entries = attempt(self.registry) or {}
+        source = referenced("source_connector_path", self.recipe)
+        target = referenced("target_connector_path", self.recipe)
+        contract = referenced("asset_path", self.asset)
+        src_cfg = data.get("source", {})
+        tgt_cfg = data.get("target", {})
+        mode = data.get("mode", "self_hosted")
+
+        for role, recipe in (("source", source), ("target", target)):
+            if recipe is not None and recipe.type != data[f"{role}_connector"]:
+                key = f"{role}_connector"
+                issues.append(ConfigIssue(
+                    doc.file, f"'{data[key]}' does not match the recipe's type '{recipe.type}' "
+                    f"in {data[key + '_path']}", doc.line_of(key), key))
+        if contract is not None and contract.name != data["asset"]:
+            issues.append(ConfigIssue(
+                doc.file, f"asset '{data['asset']}' does not match the contract name "
+                f"'{contract.name}' in {data['asset_path']}", doc.line_of("asset"), "asset"))
+
+        source_engine = src_cfg.get("engine") or (
+            source.default_engine.type if source else None)
+        if entries and source_engine:
+            issues += reg.job_rule_issues(doc, entries, role="source",
+                                          connector=data["source_connector"],
+                                          engine=source_engine, mode=mode,
+                                          incremental=src_cfg.get("incremental"))
+        if entries and target is not None:
+            issues += reg.job_rule_issues(doc, entries, role="target",
+                                          connector=data["target_connector"],
+                                          engine=target.default_engine.type, mode=mode,
+                                          incremental=None)
+        if "path" in src_cfg.get("connection", {}) and "://" not in str(
+                src_cfg["connection"]["path"]):
+            attempt(lambda: self.inside(src_cfg["connection"]["path"], doc,
+                                        "source.connection.path"))
+        if issues:
+            raise ConfigError(sorted(dict.fromkeys(issues), key=lambda i: (i.line or 0, i.path)))
+        assert source is not None and target is not None and contract is not None
+        assert source_engine is not None
+
+        incremental = src_cfg.get("incremental")
+        return JobSpec(
+            file=str(path),
+            root=self.root,
+            tenant_id=data["tenant_id"],
+            name=data.get("name") or path.stem,
+            mode=mode,
+            source=source,
+            source_entry=entries[data["source_connector"]],
+            source_engine=source_engine,
+            source_object=src_cfg.get("object") or contract.object,
+            source_connection=freeze(merge(source.connection, src_cfg.get("connection", {}))),
+            target=target,
+            target_entry=entries[data["target_connector"]],
+            target_connection=freeze(merge(target.connection, tgt_cfg.get("connection", {}))),
+            contract=contract,
+            asset_file=str(self.inside(data["asset_path"], doc, "asset_path")),
+            table=tgt_cfg.get("table") or contract.name,
+            write_mode=tgt_cfg.get("write_mode", "append"),
+            validation_mode=data.get("validation", {}).get("mode", "strict"),
+            incremental=IncrementalSpec(incremental["cursor_field"],
+                                        incremental.get("lookback_days", 0))
+            if incremental else None,
+            batch_size=src_cfg.get("batch_size", 65536),
+            schedule=data.get("schedule"),
+            owner=data.get("owner") or contract.owner,
+            tags=tuple(data.get("tags", ())),
+            description=data.get("description"),
+            staging_root=data.get("staging", {}).get("root"),
+        )
+
+    # -- whole-repository validation --------------------------------------------------------
+    def iter_files(self) -> Iterator[tuple[str, Path]]:
+        yield "registry", self.root / reg.REGISTRY_FILE
+        for p in sorted((self.root / "connectors").glob("*.y*ml")):
+            yield "connector", p
+        for p in sorted((self.root / "assets").glob("*/*/*.y*ml")):
+            yield "asset", p
+        for p in self.job_files():
+            yield "job", p
+
+    def validate(self, paths: list[Path] | None = None) -> ValidationReport:
+        """Validate every config file (or only ``paths``), collecting all issues."""
+        report = ValidationReport()
+        selected = None if not paths else {p.resolve() for p in paths}
+        for kind, path in self.iter_files():
+            if selected is not None and not any(
+                    path.resolve() == s or s in path.resolve().parents for s in selected):
+                continue
+            if kind == "registry" and not path.exists():
+                report.issues[kind].append(ConfigIssue(
+                    self.display(path), "registry file is missing; create it to declare "
+                    "which connectors may run"))
+                continue
+            report.files[kind].append(self.display(path))
+            loader: dict[str, Callable[[], Any]] = {
+                "registry": self.registry,
+                "connector": lambda p=path: self.recipe(p),
+                "asset": lambda p=path: self.asset(p),
+                "job": lambda p=path: self.load_job(p),
+            }
+            try:
+                loader[kind]()
+            except ConfigError as exc:
+                seen = set(report.all_issues())
+                report.issues[kind].extend(i for i in exc.issues if i not in seen)
+        return report

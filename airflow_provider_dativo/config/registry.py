@@ -1,0 +1,75 @@
+"""The connector registry and the rules it imposes on jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_dativo.config.specs import RegistryEntry
+from airflow_provider_dativo.config.yaml_loader import YamlDocument
+from airflow_provider_dativo.errors import ConfigIssue
+
+REGISTRY_FILE = "registry/connectors.yaml"
+
+
+def entries_from(doc: YamlDocument) -> dict[str, RegistryEntry]:
+    """Registry entries from a schema-valid document (the default engine must be allowed)."""
+    out: dict[str, RegistryEntry] = {}
+    for name, raw in doc.data["connectors"].items():
+        out[name] = RegistryEntry(
+            name=name,
+            roles=tuple(raw["roles"]),
+            engines=tuple(raw["engines"]),
+            default_engine=raw["default_engine"],
+            modes=tuple(raw["modes"]),
+            incremental=bool(raw.get("incremental", False)),
+            status=raw.get("status", "stable"),
+            description=raw.get("description"),
+        )
+    return out
+
+
+def registry_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry]) -> list[ConfigIssue]:
+    """Rules the registry's schema cannot state."""
+    issues = []
+    for name, entry in entries.items():
+        if entry.default_engine not in entry.engines:
+            path = f"connectors.{name}.default_engine"
+            issues.append(ConfigIssue(
+                doc.file, f"default engine '{entry.default_engine}' is not among its engines "
+                f"({', '.join(entry.engines)})", doc.line_of(path), path))
+    return issues
+
+
+def job_rule_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry], *, role: str,
+                    connector: str, engine: str, mode: str,
+                    incremental: Mapping[str, Any] | None) -> list[ConfigIssue]:
+    """Why the registry refuses this use of ``connector``; empty when it allows it."""
+    key = f"{role}_connector"
+    entry = entries.get(connector)
+    if entry is None:
+        return [ConfigIssue(doc.file, f"connector '{connector}' is not in {REGISTRY_FILE}; "
+                            "register it with its roles, engines and modes",
+                            doc.line_of(key), key)]
+    issues = []
+    if role not in entry.roles:
+        issues.append(ConfigIssue(
+            doc.file, f"registry rule: '{connector}' cannot be a {role} "
+            f"(roles: {', '.join(entry.roles)})", doc.line_of(key), key))
+    if engine not in entry.engines:
+        path = f"{role}.engine" if f"{role}.engine" in doc.lines else key
+        issues.append(ConfigIssue(
+            doc.file, f"registry rule: engine '{engine}' is not allowed for '{connector}' "
+            f"(engines: {', '.join(entry.engines)})", doc.line_of(path), path))
+    if mode not in entry.modes:
+        path = "mode" if "mode" in doc.lines else key
+        issues.append(ConfigIssue(
+            doc.file, f"registry rule: '{connector}' is not allowed in {mode} mode "
+            f"(modes: {', '.join(entry.modes)})", doc.line_of(path), path))
+    if incremental and not entry.incremental:
+        path = f"{role}.incremental"
+        issues.append(ConfigIssue(
+            doc.file, f"registry rule: '{connector}' does not support incremental reads; "
+            "remove the incremental block or mark the connector incremental in the registry",
+            doc.line_of(path), path))
+    return issues

@@ -1,0 +1,152 @@
+"""The typed, immutable specs a job resolves into.
+
+Connection settings stay as written, ``${VAR}`` references included; they are resolved by
+``JobSpec.resolved_source_connection()`` / ``resolved_target_connection()`` at run time only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_dativo.config import env_refs
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.contracts import Contract
+
+
+def freeze(value: Any) -> Any:
+    """Deeply immutable view: mappings become read-only, lists become tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists again, for code that wants to build on a frozen value."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive merge: the job's settings override the recipe's defaults key by key."""
+    out = thaw(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = thaw(value)
+    return out
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    type: str
+    image: str | None = None
+    command: tuple[str, ...] = ()
+    pip: str | None = None
+    plugin: str | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    name: str
+    cursor_field: str | None = None
+    primary_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectorRecipe:
+    type: str
+    version: str
+    file: str
+    default_engine: EngineSpec
+    engines: Mapping[str, EngineSpec]
+    connection: Mapping[str, Any]
+    objects: tuple[ObjectSpec, ...]
+    secret_envs: tuple[str, ...]  # env vars named by auth entries; their values get masked
+    name: str | None = None
+    description: str | None = None
+
+    def engine(self, engine_type: str) -> EngineSpec:
+        if engine_type == self.default_engine.type:
+            return self.default_engine
+        return self.engines.get(engine_type, EngineSpec(type=engine_type))
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    name: str
+    roles: tuple[str, ...]
+    engines: tuple[str, ...]
+    default_engine: str
+    modes: tuple[str, ...]
+    incremental: bool = False
+    status: str = "stable"
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class IncrementalSpec:
+    cursor_field: str
+    lookback_days: int = 0
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job, fully resolved against its recipes, asset and registry entries."""
+
+    file: str
+    root: Path
+    tenant_id: str
+    name: str
+    mode: str
+    source: ConnectorRecipe
+    source_entry: RegistryEntry
+    source_engine: str
+    source_object: str | None
+    source_connection: Mapping[str, Any]  # recipe defaults merged with the job, refs unresolved
+    target: ConnectorRecipe
+    target_entry: RegistryEntry
+    target_connection: Mapping[str, Any]
+    contract: Contract
+    asset_file: str
+    table: str
+    write_mode: str = "append"
+    validation_mode: str = "strict"
+    incremental: IncrementalSpec | None = None
+    batch_size: int = 65536
+    schedule: str | None = None
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    staging_root: str | None = None
+
+    @property
+    def dag_id(self) -> str:
+        return dag_id_for(self.tenant_id, self.name)
+
+    @property
+    def secret_envs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.source.secret_envs + self.target.secret_envs))
+
+    def resolved_source_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return env_refs.resolve(self.source_connection, env, file=self.file,
+                                path="source.connection")
+
+    def resolved_target_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return env_refs.resolve(self.target_connection, env, file=self.file,
+                                path="target.connection")
+
+
+def dag_id_for(tenant_id: str, job_name: str) -> str:
+    return f"dativo__{tenant_id}__{job_name}"

@@ -1,0 +1,144 @@
+"""The jobs folder → one Airflow DAG per job.
+
+Parsing reads local YAML only: no network, database or secret. A job whose config is invalid
+becomes a DAG whose single task fails with the errors, so it never hides the other jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from airflow.sdk import DAG, get_parsing_context
+
+from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.config.specs import JobSpec, dag_id_for
+from airflow_provider_dativo.config.yaml_loader import load_yaml
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue
+from airflow_provider_dativo.operators.dativo import (
+    DativoConfigErrorOperator,
+    DativoExtractOperator,
+    DativoLoadOperator,
+    DativoValidateOperator,
+)
+
+log = logging.getLogger(__name__)
+
+# Fixed, so that parsing is deterministic; schedules start from here without catch-up.
+START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def _guess_dag_id(root: ConfigRoot, path: Path) -> str:
+    """The DAG id of a job file, even when the job itself is invalid."""
+    tenant, name = path.parent.name, path.stem
+    try:
+        data = load_yaml(path).data
+        if isinstance(data, dict):
+            tenant = str(data.get("tenant_id") or tenant)
+            name = str(data.get("name") or name)
+    except ConfigError:
+        pass
+    return dag_id_for(tenant, name)
+
+
+def doc_md(job: JobSpec, root: ConfigRoot) -> str:
+    c = job.contract
+    lines = [
+        f"# {job.dag_id}",
+        "",
+        job.description or c.description or "",
+        "",
+        f"**{job.source.type}** ({job.source_engine}) → contract **{c.name}** v{c.version} → "
+        f"**{job.target.type}** table `{job.tenant_id}.{job.table}`",
+        "",
+        f"- job: `{root.display(Path(job.file))}`",
+        f"- asset: `{root.display(Path(job.asset_file))}`",
+        f"- validation: {job.validation_mode}",
+    ]
+    if c.owner:
+        lines.append(f"- owner: {c.owner}")
+    if c.classification:
+        lines.append(f"- classification: {', '.join(c.classification)}")
+    if c.retention_days:
+        lines.append(f"- retention: {c.retention_days} days")
+    lines += ["", "| column | type | required | rules |", "|---|---|---|---|"]
+    for f in c.fields:
+        rules = []
+        if f.enum:
+            rules.append("one of " + ", ".join(map(str, f.enum)))
+        if f.pattern:
+            rules.append(f"matches `{f.pattern}`")
+        if f.minimum is not None:
+            rules.append(f">= {f.minimum}")
+        if f.maximum is not None:
+            rules.append(f"<= {f.maximum}")
+        if f.unique:
+            rules.append("unique")
+        lines.append(f"| {f.name} | {f.type} | {'yes' if f.required else ''} | "
+                     f"{'; '.join(rules)} |")
+    return "\n".join(lines)
+
+
+def build_job_dag(job: JobSpec, root: ConfigRoot) -> DAG:
+    job_file = str(Path(job.file))
+    tags = ["dativo", f"tenant:{job.tenant_id}", f"source:{job.source.type}",
+            f"target:{job.target.type}", *job.tags]
+    with DAG(
+        dag_id=job.dag_id,
+        description=(job.description or f"{job.source.type} → {job.target.type}")[:200],
+        schedule=job.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # two runs of one job never commit at once
+        tags=sorted(set(tags)),
+        doc_md=doc_md(job, root),
+        default_args={"owner": job.owner or "dativo", "retries": 1,
+                      "retry_delay": dt.timedelta(minutes=1)},
+    ) as dag:
+        common = {"job_file": job_file, "config_root": str(root.root)}
+        validate = DativoValidateOperator(task_id="validate", retries=0, **common)
+        extract = DativoExtractOperator(task_id="extract", **common)
+        load = DativoLoadOperator(task_id="load", **common)
+        validate >> extract >> load
+    return dag
+
+
+def build_error_dag(dag_id: str, path: Path, error: ConfigError, root: ConfigRoot) -> DAG:
+    with DAG(
+        dag_id=dag_id,
+        description="invalid dativo job: see the failing task",
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        tags=["dativo", "invalid-config"],
+        doc_md=f"# {dag_id}: invalid config\n\n```\n{error}\n```",
+    ) as dag:
+        DativoConfigErrorOperator(task_id="invalid_config", errors=str(error),
+                                  job_file=root.display(path), retries=0)
+    return dag
+
+
+def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
+    """One DAG per job under ``<root>/jobs/<tenant>/``; only the running DAG when Airflow asks."""
+    config = ConfigRoot(root)
+    wanted = get_parsing_context().dag_id
+    dags: dict[str, DAG] = {}
+    for path in config.job_files():
+        dag_id = _guess_dag_id(config, path)
+        if wanted and dag_id != wanted:
+            continue  # a task runs: building the other DAGs would only cost time
+        try:
+            job = config.load_job(path)
+            if job.dag_id in dags:
+                raise ConfigError([ConfigIssue(
+                    str(path), f"another job already uses DAG id {job.dag_id}; give this job "
+                    "a different name or tenant_id", None, "tenant_id")])
+            dags[job.dag_id] = build_job_dag(job, config)
+        except ConfigError as exc:
+            log.error("dativo job %s is invalid:\n%s", config.display(path), exc)
+            if dag_id in dags:
+                dag_id = f"{dag_id}__{path.parent.name}"
+            dags[dag_id] = build_error_dag(dag_id, path, exc, config)
+    return dags
+

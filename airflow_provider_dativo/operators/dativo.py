@@ -1,0 +1,100 @@
+"""Thin Airflow operators over the runner steps: validate, extract, load.
+
+Each task loads the job from its YAML at run time (cheap and cached), so a task never depends on
+objects pickled at parse time, and works the same on any executor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_dativo import runner
+from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.config.specs import JobSpec
+
+
+def _mask_job_secrets(job: JobSpec) -> None:
+    """Register every secret the job may resolve, before anything can log it."""
+    from airflow.sdk.log import mask_secret
+
+    for name in job.secret_envs:
+        value = os.environ.get(name)
+        if value:
+            mask_secret(value, name)
+
+
+class DativoJobOperator(BaseOperator):
+    """Base of the dativo operators: which job, under which config root."""
+
+    template_fields: Sequence[str] = ("job_file", "config_root")
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, job_file: str, config_root: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_file = job_file
+        self.config_root = config_root
+
+    def load_job(self) -> JobSpec:
+        job = ConfigRoot(self.config_root).load_job(self.job_file)
+        _mask_job_secrets(job)
+        return job
+
+
+class DativoValidateOperator(DativoJobOperator):
+    """Config and contract load, secrets resolve, and the source answers its check."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return runner.validate_step(self.load_job())
+
+
+class DativoExtractOperator(DativoJobOperator):
+    """Reads the source into staged Parquet; returns the small run manifest (XCom)."""
+
+    ui_color = "#fdf3e8"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        job = self.load_job()
+        logical = context.get("logical_date") or context.get("data_interval_start")
+        return runner.extract_step(job, context["run_id"],
+                                   ingest_date=logical.date() if logical else None)
+
+
+class DativoLoadOperator(DativoJobOperator):
+    """Commits the staged files and the new state to the target, once per run id."""
+
+    ui_color = "#e9f7ec"
+
+    def __init__(self, *, extract_task_id: str = "extract", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extract_task_id = extract_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        job = self.load_job()
+        manifest = context["ti"].xcom_pull(task_ids=self.extract_task_id)
+        if not manifest:
+            raise AirflowException(f"no manifest from task '{self.extract_task_id}'; "
+                                   "run extract first")
+        return dataclasses.asdict(runner.load_step(job, manifest))
+
+
+class DativoConfigErrorOperator(BaseOperator):
+    """Stands in for a job whose config is invalid: it fails with the validation errors."""
+
+    ui_color = "#fde8e8"
+
+    def __init__(self, *, errors: str, job_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.errors = errors
+        self.job_file = job_file
+
+    def execute(self, context: Any) -> None:
+        raise AirflowException(
+            f"invalid dativo job {self.job_file}:\n{self.errors}\n"
+            "Fix the file (run `dativo validate` to see every error); the DAG is rebuilt on the "
+            "next parse.")

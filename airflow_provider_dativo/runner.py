@@ -1,0 +1,259 @@
+"""One job run without Airflow: the steps the operators call and the CLI runs in a row.
+
+validate → extract (source batches → contract check → Parquet written once where the target
+keeps it, rejects to quarantine) → load (the target commits the files and the state together).
+Steps hand over a small JSON manifest only; data stays in staging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from airflow_provider_dativo.config.specs import JobSpec
+from airflow_provider_dativo.contracts import arrow_schema, check_batch
+from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
+from airflow_provider_dativo.errors import ContractViolation, EngineError
+from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
+from airflow_provider_dativo.targets.registry import open_target
+from airflow_provider_dativo.targets.staging import StagedParquetWriter
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclass
+class Progress:
+    """Counters of one extract; ``report`` is called as batches flow (CLI bar, task log)."""
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows_read / max(time.monotonic() - self.started, 1e-9)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def log_progress(every_s: float = PROGRESS_EVERY_S) -> ProgressFn:
+    """A progress callback that writes a line to the log at most every ``every_s`` seconds."""
+    last = [time.monotonic()]
+
+    def report(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            log.info("extracted %s rows (%s valid, %s rejected), %.0f rows/s",
+                     f"{p.rows_read:,}", f"{p.rows_valid:,}", f"{p.rows_rejected:,}", p.rows_per_s)
+
+    return report
+
+
+def new_run_id() -> str:
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"cli__{now}__{uuid.uuid4().hex[:8]}"
+
+
+def safe_run_id(run_id: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "._-" else "_" for c in run_id)
+    return keep[:120]
+
+
+def staging_root(job: JobSpec) -> str:
+    return job.staging_root or os.environ.get("DATIVO_STAGING") or str(
+        job.root / ".dativo" / "staging")
+
+
+def run_folder(job: JobSpec, run_id: str) -> str:
+    return f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{job.name}/{safe_run_id(run_id)}"
+
+
+def open_job_target(job: JobSpec) -> Target:
+    return open_target(job, job.resolved_target_connection())
+
+
+# -- validate --------------------------------------------------------------------------------
+def validate_step(job: JobSpec) -> dict[str, Any]:
+    """Config is valid (it loaded), secrets resolve, the source answers its check."""
+    source = open_source(job, job.resolved_source_connection())
+    status = source.check()
+    if not status.ok:
+        raise EngineError(f"source check failed for {job.dag_id}: {status.message}")
+    open_job_target(job)  # resolves the target's settings; table creation waits for extract
+    return {"job": job.dag_id, "source_check": status.message}
+
+
+# -- extract ---------------------------------------------------------------------------------
+def _cursor_filter(job: JobSpec, batch: pa.RecordBatch,
+                   cursor: Any) -> tuple[pa.RecordBatch, Any]:
+    """Rows newer than the committed cursor (minus the lookback), and the new cursor."""
+    assert job.incremental is not None
+    name = job.incremental.cursor_field
+    column = batch.column(name)
+    committed = None if cursor is None else pc.cast(pa.scalar(str(cursor)), column.type)
+    if committed is not None:
+        bound = committed
+        if job.incremental.lookback_days and pa.types.is_temporal(column.type):
+            shifted = committed.as_py() - dt.timedelta(days=job.incremental.lookback_days)
+            bound = pa.scalar(shifted, column.type)
+        batch = batch.filter(pc.fill_null(pc.greater(column, bound), False))
+        column = batch.column(name)
+    newest = pc.max(column)
+    if newest.is_valid and (committed is None or pc.greater(newest, committed).as_py()):
+        cursor = newest.as_py()
+    return batch, cursor
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None,
+                 progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Read the source, check the contract, stage Parquet; returns the run's manifest."""
+    target = open_job_target(job)
+    target.prepare()
+    if target.is_committed(run_id):
+        log.info("run %s is already committed to %s; nothing to extract", run_id, job.table)
+        return {"job": job.dag_id, "run_id": run_id, "already_committed": True, "files": [],
+                "rows": 0, "rejected": 0, "state": None}
+    previous = target.read_state() or {}
+    source = open_source(job, job.resolved_source_connection())
+    schema = arrow_schema(job.contract)
+    folder = run_folder(job, run_id)
+    stream = job.source_object or job.contract.name
+    stats = Progress()
+    rule_counts: dict[str, int] = {}
+    source_state = previous.get("source")
+    cursor = previous.get("cursor")
+    report = progress or log_progress()
+
+    data = StagedParquetWriter(target.data_location(run_id), schema,
+                               partition_by=job.contract.partitioning,
+                               open_output=target.open_output)
+    rejects: StagedParquetWriter | None = None
+    unparsed: list[RejectedRecords] = []
+
+    def quarantine(batch: pa.RecordBatch) -> None:
+        nonlocal rejects
+        if rejects is None:
+            rejects = StagedParquetWriter(f"{folder}/quarantine", batch.schema)
+        rejects.write(batch)
+
+    try:
+        for item in source.read(stream, source_state):
+            if isinstance(item, StateUpdate):
+                source_state = dict(item.state)
+                continue
+            if isinstance(item, RejectedRecords):
+                stats.rows_read += len(item.raw)
+                stats.rows_rejected += len(item.raw)
+                rule_counts["parse"] = rule_counts.get("parse", 0) + len(item.raw)
+                if job.validation_mode == "strict":
+                    raise ContractViolation(
+                        f"{len(item.raw)} record(s) could not be parsed:\n  "
+                        + "\n  ".join(item.reasons[:10])
+                        + "\nFix the source, or set validation.mode: warn to quarantine them.")
+                unparsed.append(item)
+                continue
+            stats.rows_read += item.num_rows
+            result = check_batch(item, job.contract, ingest_date=ingest_date)
+            for rule, count in result.rule_counts.items():
+                rule_counts[rule] = rule_counts.get(rule, 0) + count
+            if result.rejected is not None and result.rejected.num_rows:
+                stats.rows_rejected += result.rejected.num_rows
+                if job.validation_mode == "strict":
+                    summary = ", ".join(f"{r}={n}" for r, n in sorted(result.rule_counts.items()))
+                    raise ContractViolation(
+                        f"contract '{job.contract.name}' refused {result.rejected.num_rows} "
+                        f"row(s) ({summary}). Fix the source, or set validation.mode: warn to "
+                        "quarantine bad rows and load the rest.")
+                quarantine(result.rejected)
+            valid = result.valid
+            if job.incremental is not None and valid.num_rows:
+                valid, cursor = _cursor_filter(job, valid, cursor)
+            if valid.num_rows:
+                data.write(valid)
+                stats.rows_valid += valid.num_rows
+            report(stats)
+    finally:
+        files = data.close()
+    if unparsed:
+        raw = [r for item in unparsed for r in item.raw]
+        reasons = [r for item in unparsed for r in item.reasons]
+        quarantine(pa.record_batch({"_dativo_raw": raw, "_dativo_reason": reasons,
+                                    "_dativo_rules": ["parse"] * len(raw)}))
+    quarantine_files = rejects.close() if rejects is not None else []
+
+    state: dict[str, Any] = {}
+    if source_state is not None:
+        state["source"] = source_state
+    if cursor is not None:
+        state["cursor"] = _json_value(cursor)
+    manifest = {
+        "job": job.dag_id,
+        "run_id": run_id,
+        "table": job.table,
+        "files": [asdict(f) for f in files],
+        "rows": stats.rows_valid,
+        "rows_read": stats.rows_read,
+        "rejected": stats.rows_rejected,
+        "rule_counts": rule_counts,
+        "quarantine": [f.path for f in quarantine_files],
+        "state": state or None,
+        "seconds": round(time.monotonic() - stats.started, 3),
+    }
+    _write_manifest(folder, manifest)
+    log.info("extract of %s staged %s rows in %d file(s), rejected %s, %.0f rows/s",
+             job.dag_id, f"{stats.rows_valid:,}", len(files), f"{stats.rows_rejected:,}",
+             stats.rows_per_s)
+    return manifest
+
+
+def _write_manifest(folder: str, manifest: Mapping[str, Any]) -> None:
+    """Keep the manifest beside the run's quarantine for audit (local staging only for now)."""
+    if "://" in folder and not folder.startswith("file://"):
+        return
+    path = Path(folder.removeprefix("file://"))
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+
+# -- load ------------------------------------------------------------------------------------
+def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
+    """Commit the staged files and the new state; a run already committed is a no-op."""
+    target = open_job_target(job)
+    if manifest.get("already_committed"):
+        return CommitResult(table=job.table, rows=0, committed=False)
+    files = [StagedFile(path=f["path"], rows=f["rows"], bytes=f["bytes"],
+                        partition=f.get("partition", {})) for f in manifest["files"]]
+    result = target.commit(files, manifest.get("state"), manifest["run_id"])
+    verb = "committed" if result.committed else "already committed; nothing to do for"
+    log.info("%s %s rows to %s (snapshot %s)", verb, f"{result.rows:,}", result.table,
+             result.snapshot_id)
+    return result
+
+
+# -- the whole run ---------------------------------------------------------------------------
+def run_job(job: JobSpec, run_id: str | None = None, *,
+            progress: ProgressFn | None = None) -> tuple[dict[str, Any], CommitResult]:
+    run_id = run_id or new_run_id()
+    validate_step(job)
+    manifest = extract_step(job, run_id, progress=progress)
+    return manifest, load_step(job, manifest)
