@@ -33,7 +33,7 @@ class Target(Protocol):
         """Where extract writes this run's data files (a run-scoped folder)."""
 
     def open_output(self, path: str) -> BinaryIO:
-        """A writable binary stream for a new file under ``data_location`` (local or object storage)."""
+        """A writable binary stream for a new file under ``data_location``."""
 
     def read_state(self) -> dict[str, Any] | None:
         """The state committed with the last successful load, or None."""

@@ -43,9 +43,8 @@ def iceberg_catalog_properties(root: Path, connection: Mapping[str, Any]) -> tup
 
 
 def _iceberg(job: JobSpec, connection: Mapping[str, Any]) -> Target:
-    from airflow_provider_dativo.targets.iceberg import IcebergSettings, IcebergTarget
-
     from airflow_provider_dativo.contracts import arrow_schema
+    from airflow_provider_dativo.targets.iceberg import IcebergSettings, IcebergTarget
 
     name, props = iceberg_catalog_properties(job.root, connection)
     namespace = str(connection.get("namespace") or job.tenant_id)
