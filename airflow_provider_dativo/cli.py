@@ -31,7 +31,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         files, issues = report.files[kind], report.issues[kind]
         bad = {i.file for i in issues}
         mark = "[green]ok[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
-        console.print(f"{kind + 's':<11} {len(files):>4} file(s)  {len(bad):>3} invalid  {mark}")
+        label = {"registry": "registry"}.get(kind, kind + "s")
+        console.print(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  {mark}")
     for issue in report.all_issues():
         console.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
     if report.ok:

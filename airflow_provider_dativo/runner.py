@@ -147,14 +147,14 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
     data = StagedParquetWriter(target.data_location(run_id), schema,
                                partition_by=job.contract.partitioning,
                                open_output=target.open_output)
-    rejects: StagedParquetWriter | None = None
+    # rows that broke the contract, and input that never became rows, differ in shape
+    rejects: dict[str, StagedParquetWriter] = {}
     unparsed: list[RejectedRecords] = []
 
-    def quarantine(batch: pa.RecordBatch) -> None:
-        nonlocal rejects
-        if rejects is None:
-            rejects = StagedParquetWriter(f"{folder}/quarantine", batch.schema)
-        rejects.write(batch)
+    def quarantine(kind: str, batch: pa.RecordBatch) -> None:
+        if kind not in rejects:
+            rejects[kind] = StagedParquetWriter(f"{folder}/quarantine/{kind}", batch.schema)
+        rejects[kind].write(batch)
 
     try:
         for item in source.read(stream, source_state):
@@ -184,7 +184,7 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
                         f"contract '{job.contract.name}' refused {result.rejected.num_rows} "
                         f"row(s) ({summary}). Fix the source, or set validation.mode: warn to "
                         "quarantine bad rows and load the rest.")
-                quarantine(result.rejected)
+                quarantine("rows", result.rejected)
             valid = result.valid
             if job.incremental is not None and valid.num_rows:
                 valid, cursor = _cursor_filter(job, valid, cursor)
@@ -197,9 +197,9 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
     if unparsed:
         raw = [r for item in unparsed for r in item.raw]
         reasons = [r for item in unparsed for r in item.reasons]
-        quarantine(pa.record_batch({"_dativo_raw": raw, "_dativo_reason": reasons,
-                                    "_dativo_rules": ["parse"] * len(raw)}))
-    quarantine_files = rejects.close() if rejects is not None else []
+        quarantine("unparsed", pa.record_batch({"_dativo_raw": raw, "_dativo_reason": reasons,
+                                                "_dativo_rules": ["parse"] * len(raw)}))
+    quarantine_files = [f for writer in rejects.values() for f in writer.close()]
 
     state: dict[str, Any] = {}
     if source_state is not None:

@@ -177,9 +177,17 @@ class ConfigRoot:
 
     def load_job(self, path: str | Path) -> JobSpec:
         """Load, validate and resolve one job; every problem found is raised together."""
-        p = Path(path)
-        p = (p if p.is_absolute() else Path.cwd() / p).resolve()
+        p = self.job_path(path)
         return _cached("job", p, lambda: self._build_job(p))
+
+    def job_path(self, path: str | Path) -> Path:
+        """A job file: relative paths are taken from the config root, which must contain it."""
+        p = Path(path)
+        p = (p if p.is_absolute() else self.root / p).resolve()
+        if self.root not in p.parents:
+            raise ConfigError([ConfigIssue(str(p), f"job file is outside the config root "
+                                           f"{self.root}; pass --root or set DATIVO_HOME")])
+        return p
 
     def _build_job(self, path: Path) -> JobSpec:
         doc = load_yaml(path)

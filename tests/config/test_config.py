@@ -134,7 +134,7 @@ def test_paths_may_not_escape_the_config_root(config_root: Path) -> None:
     job.write_text(job.read_text().replace("assets/file/v1.0/orders.yaml", "../../etc/passwd")
                    .replace("examples/data/orders/*.csv", "/etc/*.conf"))
     found = "\n".join(issues_of(config_root, "jobs/acme/orders.yaml"))
-    assert "orders.yaml:5: asset_path: path '../../etc/passwd' points outside the config root" \
+    assert "orders.yaml:8: asset_path: path '../../etc/passwd' points outside the config root" \
         in found
     assert "source.connection.path: path '/etc/*.conf' points outside the config root" in found
 
@@ -160,7 +160,8 @@ def test_incremental_needs_registry_support(config_root: Path) -> None:
     registry = config_root / "registry/connectors.yaml"
     registry.write_text(registry.read_text().replace("incremental: true", "incremental: false", 1))
     job = config_root / "jobs/acme/orders.yaml"
-    job.write_text(job.read_text() + "  incremental:\n    cursor_field: ordered_at\n")
+    job.write_text(job.read_text().replace(
+        "source:\n", "source:\n  incremental:\n    cursor_field: ordered_at\n"))
     found = "\n".join(issues_of(config_root, "jobs/acme/orders.yaml"))
     assert "registry rule: 'file' does not support incremental reads" in found
 

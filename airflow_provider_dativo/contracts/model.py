@@ -1,0 +1,720 @@
+"""One contract model for both asset forms.
+
+An asset is either the dativo *short form* (``schema`` is a list of fields with ``type``) or a full
+ODCS v3.0.2 document (``schema`` holds one object whose ``properties`` are the fields, and the
+dativo additions sit in ``customProperties``). :func:`contract_from_mapping` reads either into the
+same :class:`Contract`, so nothing downstream needs to know which form a user wrote.
+
+Normalisation rules (so that equivalent inputs give equal contracts):
+
+* ``long`` becomes ``integer`` and ``number`` becomes ``double``; both pairs map to the same Arrow
+  type, and one spelling per Arrow type keeps contracts comparable.
+* A contract without ``id`` gets a stable UUID derived from its name, and one without ``status``
+  gets ``"active"``; ODCS requires both, and deriving them at construction is what makes
+  ``contract_from_mapping(to_odcs(c)) == c`` hold.
+* ``ingest_date`` is a system column: when a contract partitions by it and does not declare it,
+  the contract gains a trailing nullable ``date`` field of that name, so the Arrow schema, the
+  ODCS export and the Iceberg table all see it. Rows get the load date, not a source value.
+* Date and timestamp ``format`` values are strptime patterns; a pattern without ``%`` is read as
+  the JDK pattern ODCS specifies (``yyyy-MM-dd``) and converted.
+* Tags from ``tags`` and ``governance.tags`` are merged in order without duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from airflow_provider_dativo.contracts._types import (
+    ENUM_TYPES,
+    FORMAT_TYPES,
+    INGEST_DATE,
+    MAX_DECIMAL_PRECISION,
+    NUMERIC_TYPES,
+    PARTITION_TRANSFORMS,
+    RESERVED_PREFIX,
+    TEMPORAL_TYPES,
+    TIMESTAMP_TYPES,
+    OdcsTypeError,
+    canonical_type,
+    from_odcs_types,
+    strptime_format,
+)
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue
+
+# Fixed namespace so derived ids are identical on every machine and release.
+_ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:dativo:contract")
+
+_INGEST_DATE_DESCRIPTION: Final = "Load date (UTC) written by dativo; system column."
+
+
+def derive_contract_id(name: str) -> str:
+    """The id a contract without one gets: stable across versions, like an ODCS id should be."""
+    return str(uuid.uuid5(_ID_NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One column of a contract with the rules rows must satisfy."""
+
+    name: str
+    type: str
+    required: bool = False
+    unique: bool = False
+    primary_key: bool = False
+    enum: tuple[Any, ...] | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    format: str | None = None
+    description: str | None = None
+    classification: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Frozen, so normalise through object.__setattr__; callers may pass lists or aliases.
+        object.__setattr__(self, "type", canonical_type(self.type))
+        if self.enum is not None and not isinstance(self.enum, tuple):
+            object.__setattr__(self, "enum", tuple(self.enum))
+        if not isinstance(self.tags, tuple):
+            object.__setattr__(self, "tags", tuple(self.tags))
+        for bound in ("minimum", "maximum"):
+            value = getattr(self, bound)
+            if value is not None and not isinstance(value, float):
+                object.__setattr__(self, bound, float(value))
+
+
+@dataclass(frozen=True)
+class PartitionField:
+    column: str
+    transform: str = "identity"
+
+    def __post_init__(self) -> None:
+        if self.transform not in PARTITION_TRANSFORMS:
+            raise ValueError(
+                f"unknown partition transform {self.transform!r}; "
+                f"expected one of {', '.join(PARTITION_TRANSFORMS)}"
+            )
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    version: str
+    fields: tuple[FieldSpec, ...]
+    id: str | None = None
+    status: str | None = None
+    source_type: str | None = None
+    object: str | None = None
+    description: str | None = None
+    domain: str | None = None
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    classification: tuple[str, ...] = ()
+    retention_days: int | None = None
+    partitioning: tuple[PartitionField, ...] = ()
+    file_format: str | None = None
+
+    def __post_init__(self) -> None:
+        fields = tuple(self.fields)
+        partitioning = tuple(self.partitioning)
+        names = {f.name for f in fields}
+        if INGEST_DATE not in names and any(p.column == INGEST_DATE for p in partitioning):
+            fields = (*fields, FieldSpec(INGEST_DATE, "date", description=_INGEST_DATE_DESCRIPTION))
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "partitioning", partitioning)
+        object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "classification", tuple(self.classification))
+        if self.id is None:
+            object.__setattr__(self, "id", derive_contract_id(self.name))
+        if self.status is None:
+            object.__setattr__(self, "status", "active")
+
+    def field(self, name: str) -> FieldSpec:
+        """The field called ``name``; KeyError when the contract has none."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"contract {self.name!r} has no field {name!r}")
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        """Key columns in field order (Iceberg identifier fields are a set, so order is moot)."""
+        return tuple(f.name for f in self.fields if f.primary_key)
+
+    def governance_properties(self) -> dict[str, str]:
+        """Governance as flat ``dativo.*`` string properties, for Iceberg table properties.
+
+        Lists are comma-joined; empty values are left out so stale keys are easy to spot.
+        """
+        props: dict[str, str] = {}
+        if self.owner:
+            props["dativo.owner"] = self.owner
+        if self.tags:
+            props["dativo.tags"] = ",".join(self.tags)
+        if self.classification:
+            props["dativo.classification"] = ",".join(self.classification)
+        if self.retention_days is not None:
+            props["dativo.retention_days"] = str(self.retention_days)
+        return props
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+class _Issues:
+    """Collects issues so one load reports every problem at once."""
+
+    def __init__(self, file: str, lines: Mapping[str, int] | None):
+        self.file = file
+        self.lines = lines or {}
+        self.items: list[ConfigIssue] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(ConfigIssue(self.file, message, self.lines.get(path), path))
+
+
+@dataclass
+class _RawField:
+    """A field read from either form, with the document path of every attribute it came from."""
+
+    base: str
+    values: dict[str, Any]
+    paths: dict[str, str]
+
+    def path(self, key: str) -> str:
+        return self.paths.get(key, self.base)
+
+
+@dataclass
+class _RawPartition:
+    column: str
+    transform: str
+    path: str
+
+
+@dataclass
+class _Parsed:
+    fields: list[_RawField]
+    partitions: list[_RawPartition]
+    top: dict[str, Any]
+
+
+def is_full_form(data: Mapping[str, Any]) -> bool:
+    """Whether ``schema`` uses ODCS schema objects rather than dativo short-form fields."""
+    schema = data.get("schema")
+    if not isinstance(schema, list):
+        return False
+    return any(
+        isinstance(item, Mapping) and ({"properties", "logicalType", "physicalType"} & item.keys())
+        for item in schema
+    )
+
+
+def contract_from_mapping(
+    data: Mapping[str, Any], *, file: str = "<asset>", lines: Mapping[str, int] | None = None
+) -> Contract:
+    """Build a :class:`Contract` from a schema-validated asset in either form.
+
+    Raises :class:`ConfigError` listing every semantic problem the JSON Schema cannot express,
+    each located by document path (``schema[1].enum``) and, when ``lines`` knows it, line.
+    """
+    issues = _Issues(file, lines)
+    parsed = _read_full(data, issues) if is_full_form(data) else _read_short(data, issues)
+    specs = _check_fields(parsed.fields, issues)
+    if not parsed.fields:
+        issues.add("schema", "schema must declare at least one field")
+    partitions = _check_partitions(parsed.partitions, parsed.fields, issues)
+    for key in ("name", "version"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            issues.add(key, f"{key} is required and must be a non-empty string")
+    if issues.items:
+        raise ConfigError(issues.items)
+    top = parsed.top
+    return Contract(
+        name=data["name"],
+        version=data["version"],
+        fields=tuple(specs),
+        id=data.get("id"),
+        status=data.get("status"),
+        source_type=top.get("source_type"),
+        object=top.get("object"),
+        description=_description(data.get("description")),
+        domain=data.get("domain"),
+        owner=_owner(top.get("governance") or {}, data.get("team") or []),
+        tags=_merge_tags(data.get("tags"), (top.get("governance") or {}).get("tags")),
+        classification=_classification((top.get("governance") or {}).get("classification")),
+        retention_days=(top.get("governance") or {}).get("retention_days"),
+        partitioning=tuple(partitions),
+        file_format=(top.get("target") or {}).get("file_format"),
+    )
+
+
+def _description(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        # ODCS splits a description into parts; purpose is the one that reads as a summary.
+        for key in ("purpose", "usage", "limitations"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _owner(governance: Mapping[str, Any], team: Sequence[Any]) -> str | None:
+    if isinstance(governance.get("owner"), str):
+        return str(governance["owner"])
+    owners = governance.get("owners")
+    if isinstance(owners, list) and owners and isinstance(owners[0], str):
+        return owners[0]
+    for member in team:
+        if isinstance(member, Mapping) and str(member.get("role", "")).lower() == "owner":
+            who = member.get("username") or member.get("name")
+            if isinstance(who, str):
+                return who
+    return None
+
+
+def _merge_tags(*groups: Any) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        if isinstance(group, list):
+            seen.update(dict.fromkeys(str(t) for t in group))
+    return tuple(seen)
+
+
+def _classification(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+def _read_partitioning(target: Any, base: str) -> list[_RawPartition]:
+    if not isinstance(target, Mapping) or not isinstance(target.get("partitioning"), list):
+        return []
+    out = []
+    for j, item in enumerate(target["partitioning"]):
+        path = f"{base}.partitioning[{j}]"
+        if isinstance(item, str):
+            out.append(_RawPartition(item, "identity", path))
+        elif isinstance(item, Mapping):
+            out.append(
+                _RawPartition(str(item.get("column")), str(item.get("transform", "identity")), path)
+            )
+    return out
+
+
+# Short-form field keys that map one-to-one onto FieldSpec attributes.
+_SHORT_KEYS: Final = (
+    "name",
+    "type",
+    "required",
+    "unique",
+    "primary_key",
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "min_length",
+    "max_length",
+    "precision",
+    "scale",
+    "format",
+    "description",
+    "classification",
+    "tags",
+)
+
+
+def _read_short(data: Mapping[str, Any], issues: _Issues) -> _Parsed:
+    fields = []
+    for i, item in enumerate(_list(data.get("schema"))):
+        base = f"schema[{i}]"
+        if not isinstance(item, Mapping):
+            issues.add(base, "a field must be a mapping")
+            continue
+        values = {k: item[k] for k in _SHORT_KEYS if k in item}
+        fields.append(_RawField(base, values, {k: f"{base}.{k}" for k in values}))
+    top = {k: data.get(k) for k in ("source_type", "object", "target", "governance")}
+    return _Parsed(fields, _read_partitioning(data.get("target"), "target"), top)
+
+
+# ODCS property keys that map one-to-one onto FieldSpec attributes.
+_ODCS_KEYS: Final = {
+    "name": "name",
+    "required": "required",
+    "unique": "unique",
+    "primaryKey": "primary_key",
+    "description": "description",
+    "classification": "classification",
+    "tags": "tags",
+}
+_ODCS_OPTION_KEYS: Final = {
+    "pattern": "pattern",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "format": "format",
+}
+_DATIVO_CONTRACT_PROPERTIES: Final = ("source_type", "object", "target", "governance")
+# ODCS asks for camelCase custom property names; the short-form spelling is accepted as well.
+_CAMEL_CONTRACT_PROPERTIES: Final = {"sourceType": "source_type"}
+
+
+def _custom_properties(value: Any, base: str, issues: _Issues) -> dict[str, tuple[Any, str]]:
+    """``{property: (value, path of value)}``; a repeated property name is an issue."""
+    out: dict[str, tuple[Any, str]] = {}
+    for k, item in enumerate(_list(value)):
+        if not isinstance(item, Mapping) or not isinstance(item.get("property"), str):
+            continue
+        name = item["property"]
+        if name in out:
+            issues.add(f"{base}[{k}].property", f"custom property {name!r} is set more than once")
+            continue
+        out[name] = (item.get("value"), f"{base}[{k}].value")
+    return out
+
+
+def _read_full(data: Mapping[str, Any], issues: _Issues) -> _Parsed:
+    schema = _list(data.get("schema"))
+    if len(schema) > 1:
+        issues.add(
+            "schema[1]",
+            f"a dativo asset describes one table, but schema has {len(schema)} objects; "
+            "split them into one asset each",
+        )
+    obj = schema[0] if schema and isinstance(schema[0], Mapping) else {}
+    fields: list[_RawField] = []
+    flagged: list[tuple[int, int, str, str]] = []  # (position, order, column, path)
+    for i, prop in enumerate(_list(obj.get("properties"))):
+        base = f"schema[0].properties[{i}]"
+        if not isinstance(prop, Mapping):
+            issues.add(base, "a property must be a mapping")
+            continue
+        fields.append(_read_property(prop, base, issues))
+        if prop.get("partitioned") is True:
+            position = prop.get("partitionKeyPosition")
+            rank = position if isinstance(position, int) and position >= 1 else 1 << 30
+            flagged.append((rank, i, str(prop.get("name")), f"{base}.partitioned"))
+
+    custom = _custom_properties(data.get("customProperties"), "customProperties", issues)
+    for camel, snake in _CAMEL_CONTRACT_PROPERTIES.items():
+        if camel in custom:
+            if snake in custom:
+                issues.add(custom[camel][1], f"{camel} and {snake} name the same property")
+            custom[snake] = custom.pop(camel)
+    top: dict[str, Any] = {k: custom[k][0] for k in _DATIVO_CONTRACT_PROPERTIES if k in custom}
+    partitions: list[_RawPartition] = []
+    if "target" in custom:
+        target_value, target_path = custom["target"]
+        partitions = _read_partitioning(target_value, target_path)
+    if not partitions:
+        # ODCS's own partition flags only carry identity partitioning; dativo's target wins.
+        partitions = [_RawPartition(col, "identity", path) for _, _, col, path in sorted(flagged)]
+    return _Parsed(fields, partitions, top)
+
+
+def _read_property(prop: Mapping[str, Any], base: str, issues: _Issues) -> _RawField:
+    values: dict[str, Any] = {}
+    paths: dict[str, str] = {}
+    for key, attr in _ODCS_KEYS.items():
+        if key in prop:
+            values[attr] = prop[key]
+            paths[attr] = f"{base}.{key}"
+    options = prop.get("logicalTypeOptions")
+    if isinstance(options, Mapping):
+        for key, attr in _ODCS_OPTION_KEYS.items():
+            if key in options:
+                values[attr] = options[key]
+                paths[attr] = f"{base}.logicalTypeOptions.{key}"
+
+    logical, physical = prop.get("logicalType"), prop.get("physicalType")
+    number_format = values.get("format") if logical in ("number", "integer") else None
+    if number_format is not None:
+        # ODCS number formats (f32, i64) size the type; they are not value formats.
+        del values["format"]
+        del paths["format"]
+    type_key = "physicalType" if physical is not None else "logicalType"
+    try:
+        type_, precision, scale = from_odcs_types(logical, physical, number_format)
+    except OdcsTypeError as exc:
+        issues.add(f"{base}.{exc.key}", str(exc))
+        type_, precision, scale = "string", None, None
+    values["type"] = type_
+    paths["type"] = f"{base}.{type_key}"
+    if precision is not None:
+        values["precision"] = precision
+        paths["precision"] = f"{base}.physicalType"
+    if scale is not None:
+        values["scale"] = scale
+        paths["scale"] = f"{base}.physicalType"
+
+    custom = _custom_properties(prop.get("customProperties"), f"{base}.customProperties", issues)
+    if "enum" in custom:
+        values["enum"], paths["enum"] = custom["enum"]
+    return _RawField(base, values, paths)
+
+
+# --- semantic checks -----------------------------------------------------------------------------
+
+
+def _check_fields(raw_fields: list[_RawField], issues: _Issues) -> list[FieldSpec]:
+    specs: list[FieldSpec] = []
+    seen: dict[str, str] = {}
+    for raw in raw_fields:
+        before = len(issues.items)
+        values = dict(raw.values)
+        name = values.get("name")
+        if not isinstance(name, str) or not name:
+            issues.add(raw.path("name"), "field name is required")
+            continue
+        folded = name.lower()
+        if folded in seen:
+            issues.add(
+                raw.path("name"),
+                f"duplicate field name {name!r} (already declared at {seen[folded]}); "
+                "names are compared case-insensitively",
+            )
+        else:
+            seen[folded] = raw.path("name")
+        if name.startswith(RESERVED_PREFIX):
+            issues.add(
+                raw.path("name"), f"field names starting with {RESERVED_PREFIX!r} are reserved"
+            )
+        try:
+            values["type"] = canonical_type(str(values.get("type")))
+        except ValueError as exc:
+            issues.add(raw.path("type"), str(exc))
+            continue
+        if not _check_shapes(values, raw, issues):
+            continue
+        for check in _FIELD_CHECKS:
+            check(name, values, raw, issues)
+        if len(issues.items) == before:
+            if "format" in values and values["type"] in TEMPORAL_TYPES:
+                values["format"] = strptime_format(values["format"])
+            if "enum" in values:
+                values["enum"] = tuple(values["enum"])
+            if "tags" in values:
+                values["tags"] = tuple(values["tags"])
+            specs.append(FieldSpec(**values))
+    return specs
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_SHAPES: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
+    **dict.fromkeys(
+        ("required", "unique", "primary_key"), (lambda v: isinstance(v, bool), "a boolean")
+    ),
+    **dict.fromkeys(
+        ("pattern", "format", "description", "classification"),
+        (lambda v: isinstance(v, str), "a string"),
+    ),
+    **dict.fromkeys(("minimum", "maximum"), (_is_number, "a number")),
+    **dict.fromkeys(
+        ("min_length", "max_length", "precision", "scale"), (_is_count, "a non-negative integer")
+    ),
+    "tags": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(t, str) for t in v),
+        "a list of strings",
+    ),
+}
+
+
+def _check_shapes(values: dict[str, Any], raw: _RawField, issues: _Issues) -> bool:
+    """Shape checks the JSON Schema already makes, repeated so unvalidated input cannot crash."""
+    ok = True
+    for key, (valid, expected) in _SHAPES.items():
+        if values.get(key) is not None and not valid(values[key]):
+            issues.add(raw.path(key), f"{key} must be {expected}")
+            ok = False
+    return ok
+
+
+def _check_system_column(
+    name: str, values: dict[str, Any], raw: _RawField, issues: _Issues
+) -> None:
+    if name == INGEST_DATE and values["type"] != "date":
+        issues.add(
+            raw.path("type"),
+            f"{INGEST_DATE} is the system load-date column dativo fills; its type must be date",
+        )
+
+
+def _check_applicability(
+    name: str, values: dict[str, Any], raw: _RawField, issues: _Issues
+) -> None:
+    type_ = values["type"]
+    rules: tuple[tuple[tuple[str, ...], frozenset[str], str], ...] = (
+        (("enum",), ENUM_TYPES, "enum needs a scalar type"),
+        (("pattern", "min_length", "max_length"), frozenset({"string"}), "applies to strings only"),
+        (("minimum", "maximum"), NUMERIC_TYPES, "applies to numeric types only"),
+        (("precision", "scale"), frozenset({"decimal"}), "applies to decimal only"),
+        (("format",), FORMAT_TYPES, "applies to string, date and timestamp types only"),
+    )
+    for keys, allowed, why in rules:
+        for key in keys:
+            if key in values and values[key] is not None and type_ not in allowed:
+                issues.add(raw.path(key), f"{key} {why}; field {name!r} is {type_}")
+
+
+def _check_ranges(name: str, values: dict[str, Any], raw: _RawField, issues: _Issues) -> None:
+    pairs = (("minimum", "maximum"), ("min_length", "max_length"))
+    for low_key, high_key in pairs:
+        low, high = values.get(low_key), values.get(high_key)
+        if low is not None and high is not None and low > high:
+            issues.add(raw.path(low_key), f"{low_key} {low} is greater than {high_key} {high}")
+    precision, scale = values.get("precision"), values.get("scale")
+    if precision is not None and not 1 <= precision <= MAX_DECIMAL_PRECISION:
+        issues.add(
+            raw.path("precision"), f"precision must be between 1 and {MAX_DECIMAL_PRECISION}"
+        )
+    if scale is not None and values["type"] == "decimal":
+        if precision is None:
+            issues.add(raw.path("scale"), "scale needs a precision")
+        elif scale > precision:
+            issues.add(raw.path("scale"), f"scale {scale} is greater than precision {precision}")
+
+
+def _check_pattern(name: str, values: dict[str, Any], raw: _RawField, issues: _Issues) -> None:
+    pattern = values.get("pattern")
+    if not isinstance(pattern, str):
+        return
+    try:
+        # Compile with the engine (RE2) that evaluates it, not Python's re, whose syntax differs.
+        pc.match_substring_regex(pa.array([""]), pattern)
+    except pa.ArrowInvalid as exc:
+        issues.add(raw.path("pattern"), f"invalid regular expression: {exc}")
+
+
+def _check_format(name: str, values: dict[str, Any], raw: _RawField, issues: _Issues) -> None:
+    fmt = values.get("format")
+    if isinstance(fmt, str) and values["type"] in TEMPORAL_TYPES:
+        try:
+            strptime_format(fmt)
+        except ValueError as exc:
+            issues.add(raw.path("format"), str(exc))
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _enum_value_ok(type_: str, value: Any) -> bool:
+    if type_ in ("string",):
+        return isinstance(value, str)
+    if type_ == "boolean":
+        return isinstance(value, bool)
+    if type_ == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_ in NUMERIC_TYPES:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if not isinstance(value, str):
+        return False
+    try:
+        if type_ == "date":
+            return bool(_ISO_DATE.match(value)) and bool(date.fromisoformat(value))
+        if type_ in TIMESTAMP_TYPES:
+            return bool(datetime.fromisoformat(value))
+    except ValueError:
+        return False
+    return False
+
+
+def _check_enum(name: str, values: dict[str, Any], raw: _RawField, issues: _Issues) -> None:
+    enum = values.get("enum")
+    type_ = values["type"]
+    if enum is None or type_ not in ENUM_TYPES:
+        return
+    if not isinstance(enum, list | tuple) or not enum:
+        issues.add(raw.path("enum"), "enum must be a non-empty list of values")
+        return
+    bad = [v for v in enum if not _enum_value_ok(type_, v)]
+    if bad:
+        shown = ", ".join(repr(v) for v in bad)
+        hint = " (ISO 8601 text)" if type_ in TEMPORAL_TYPES else ""
+        issues.add(raw.path("enum"), f"enum values {shown} are not {type_} values{hint}")
+
+
+_FIELD_CHECKS: Final[tuple[Callable[[str, dict[str, Any], _RawField, _Issues], None], ...]] = (
+    _check_system_column,
+    _check_applicability,
+    _check_ranges,
+    _check_pattern,
+    _check_format,
+    _check_enum,
+)
+
+
+def _check_partitions(
+    partitions: list[_RawPartition], raw_fields: list[_RawField], issues: _Issues
+) -> list[PartitionField]:
+    types: dict[str, str] = {}
+    for raw in raw_fields:
+        name, type_ = raw.values.get("name"), raw.values.get("type")
+        if isinstance(name, str):
+            try:
+                types.setdefault(name, canonical_type(str(type_)))
+            except ValueError:
+                continue
+    types.setdefault(INGEST_DATE, "date")
+    out: list[PartitionField] = []
+    seen: set[tuple[str, str]] = set()
+    for part in partitions:
+        type_ = types.get(part.column)
+        if type_ is None:
+            issues.add(
+                part.path,
+                f"partition column {part.column!r} is neither a field of the schema nor the "
+                f"system column {INGEST_DATE!r}",
+            )
+            continue
+        if part.transform not in PARTITION_TRANSFORMS:
+            issues.add(part.path, f"unknown partition transform {part.transform!r}")
+            continue
+        if part.transform == "hour" and type_ not in TIMESTAMP_TYPES:
+            issues.add(
+                part.path, f"hour partitioning needs a timestamp; {part.column!r} is {type_}"
+            )
+            continue
+        if part.transform in ("year", "month", "day") and type_ not in TEMPORAL_TYPES:
+            issues.add(
+                part.path,
+                f"{part.transform} partitioning needs a date or timestamp; "
+                f"{part.column!r} is {type_}",
+            )
+            continue
+        key = (part.column, part.transform)
+        if key in seen:
+            issues.add(part.path, f"partition {part.transform}({part.column}) is listed twice")
+            continue
+        seen.add(key)
+        out.append(PartitionField(part.column, part.transform))
+    return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

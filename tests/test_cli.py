@@ -1,0 +1,85 @@
+"""The dativo command, run as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_provider_dativo.contracts import validate_official
+from tests.conftest import BIN, REPO, write
+
+
+def dativo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "dativo"), "--root", str(root), *args], capture_output=True,
+                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN)})
+
+
+def test_validate_passes_on_the_shipped_configs() -> None:
+    result = dativo(REPO, "validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all configs are valid" in result.stdout
+    lines = result.stdout.splitlines()
+    for kind in ("registry", "connectors", "assets", "jobs"):
+        assert any(line.startswith(kind) and "ok" in line for line in lines), result.stdout
+
+
+def test_validate_lists_every_error_and_fails(config_root: Path) -> None:
+    write(config_root / "jobs/acme/bad.yaml", "tenant_id: Acme Corp\nsource_connector: file\n")
+    write(config_root / "connectors/broken.yaml", "type: broken\nversion: 1\n")
+    result = dativo(config_root, "validate")
+    assert result.returncode == 1
+    out = result.stdout
+    assert "jobs/acme/bad.yaml:1: tenant_id: 'Acme Corp' does not match" in out
+    assert "bad.yaml:1: 'asset' is required" in out
+    assert "connectors/broken.yaml:1: 'default_engine' is required" in out
+    assert "connectors/broken.yaml:2: version: 1 is not of type 'string'" in out
+    assert "jobs" in out and "1 invalid" in out
+
+
+def test_list_shows_jobs_and_dag_ids(config_root: Path) -> None:
+    write(config_root / "jobs/globex/bad.yaml", "tenant_id: globex\n")
+    result = dativo(config_root, "list")
+    assert result.returncode == 0
+    assert "dativo__acme__orders" in result.stdout
+    assert "dativo__globex__web_events" in result.stdout
+    assert "invalid" in result.stdout and "1 invalid job(s)" in result.stdout
+
+
+def test_run_lands_rows_and_prints_a_summary(config_root: Path) -> None:
+    result = dativo(config_root, "run", "jobs/acme/orders.yaml", "--run-id", "cli-1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rows committed" in result.stdout and "8" in result.stdout
+    shown = dativo(config_root, "show", "jobs/acme/orders.yaml")
+    assert shown.returncode == 0, shown.stderr
+    assert "acme.orders" in shown.stdout and "cli-1" in shown.stdout
+    again = dativo(config_root, "run", "jobs/acme/orders.yaml", "--run-id", "cli-1")
+    assert "already committed" in again.stdout
+
+
+def test_run_reports_config_errors_without_a_traceback(config_root: Path) -> None:
+    write(config_root / "jobs/acme/bad.yaml", "tenant_id: acme\n")
+    result = dativo(config_root, "run", "jobs/acme/bad.yaml")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "'source_connector' is required" in result.stderr
+
+
+@pytest.mark.parametrize("asset", sorted(str(p.relative_to(REPO))
+                                         for p in (REPO / "assets").glob("*/*/*.yaml")))
+def test_every_asset_exports_to_the_official_odcs_schema(asset: str, tmp_path: Path) -> None:
+    out = tmp_path / "contract.yaml"
+    result = dativo(REPO, "contract", "export", asset, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = yaml.safe_load(out.read_text())
+    assert validate_official(doc) == []
+    assert doc["apiVersion"] == "v3.0.2" and doc["kind"] == "DataContract"
+
+
+def test_module_entry_point_matches_the_script() -> None:
+    result = subprocess.run([sys.executable, "-m", "airflow_provider_dativo.cli", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "validate" in result.stdout and "contract" in result.stdout
