@@ -50,7 +50,12 @@ class DativoValidateOperator(DativoJobOperator):
     """Config and contract load, secrets resolve, and the source answers its check."""
 
     def execute(self, context: Any) -> dict[str, Any]:
-        return runner.validate_step(self.load_job())
+        job = self.load_job()
+        self.log.info("config of %s is valid (contract %s v%s)", job.dag_id, job.contract.name,
+                      job.contract.version)
+        result = runner.validate_step(job)
+        self.log.info("source check passed: %s", result["source_check"])
+        return result
 
 
 class DativoExtractOperator(DativoJobOperator):
