@@ -102,6 +102,28 @@ def test_memory_bound_holds_per_open_file_and_open_files_are_capped(tmp_path: Pa
         assert pc.unique(keys).to_pylist() == [f.partition["key"]]
 
 
+def test_all_open_files_together_stay_under_the_buffer_cap(tmp_path: Path) -> None:
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("key", pa.string())])
+    writer = StagedParquetWriter(
+        str(tmp_path / "run"),
+        schema,
+        partition_by=[PartitionSpecField("key")],
+        row_group_rows=1_000,
+        max_buffered_rows=1_500,
+    )
+    batch_rows = 400
+    for start in range(0, 40_000, batch_rows):
+        ids = pa.array(range(start, start + batch_rows), pa.int64())
+        keys = pc.cast(pc.bit_wise_and(ids, 15), pa.string())  # sixteen slowly filling files
+        writer.write(pa.record_batch([ids, keys], schema=schema))
+        assert writer.buffered_rows <= 1_500
+    files = writer.close()
+
+    assert writer.peak_buffered_rows <= 1_500 + batch_rows
+    assert len(files) == 16
+    assert sorted(read(files).column("id").to_pylist()) == list(range(40_000))
+
+
 def test_splits_day_partitions_in_utc_whatever_the_input_zone(tmp_path: Path) -> None:
     schema = pa.schema(
         [pa.field("id", pa.int64()), pa.field("ts", pa.timestamp("ns", tz="America/New_York"))]

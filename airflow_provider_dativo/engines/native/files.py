@@ -134,19 +134,22 @@ class FileSource:
                                   f"{row.actual_columns}"))
             return "skip"
 
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=self.config.block_bytes),
-            parse_options=pacsv.ParseOptions(delimiter=self.config.delimiter,
-                                              newlines_in_values=self.config.multiline,
-                                              invalid_row_handler=on_invalid),
-            # all text: conforming to the contract's types happens per value, not per file
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=True, quoted_strings_can_be_null=False),
-        )
+        parse = pacsv.ParseOptions(delimiter=self.config.delimiter,
+                                   newlines_in_values=self.config.multiline,
+                                   invalid_row_handler=on_invalid)
+        # all text: conforming to the contract's types happens per value, not per file
+        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                       strings_can_be_null=True, quoted_strings_can_be_null=False)
+        batches: Iterator[pa.RecordBatch]
+        if self.config.multiline:
+            # quoted line breaks need the whole-file parser, which reads ahead without bound
+            batches = iter(pacsv.open_csv(
+                path, read_options=pacsv.ReadOptions(block_size=self.config.block_bytes),
+                parse_options=parse, convert_options=convert))
+        else:
+            batches = self._csv_blocks(path, header, parse, convert)
         try:
-            for batch in reader:
+            for batch in batches:
                 if batch.num_rows:
                     yield batch
         except pa.ArrowInvalid as exc:
@@ -157,6 +160,20 @@ class FileSource:
                 tuple(text for text, _ in bad),
                 tuple(f"{path}:{line}: {problem}" if line else f"{path}: {problem}"
                       for line, (_, problem) in zip(lines, bad, strict=True)))
+
+    def _csv_blocks(self, path: Path, header: list[str], parse: pacsv.ParseOptions,
+                    convert: pacsv.ConvertOptions) -> Iterator[pa.RecordBatch]:
+        """Parse whole-line blocks one at a time, so memory stays at about one block.
+
+        pyarrow's streaming reader reads the file ahead as fast as it can, which made memory
+        grow with the file size.
+        """
+        for number, block in enumerate(_line_blocks(path, self.config.block_bytes)):
+            read = pacsv.ReadOptions(column_names=header, skip_rows=1 if number == 0 else 0,
+                                     block_size=max(self.config.block_bytes // 2, 1 << 20))
+            table = pacsv.read_csv(io.BytesIO(block), read_options=read, parse_options=parse,
+                                   convert_options=convert)
+            yield from table.to_batches()
 
     def _read_jsonl(self, path: Path) -> Iterator[pa.RecordBatch | RejectedRecords]:
         first_line = 1
