@@ -39,12 +39,18 @@ def default_root() -> Path:
     return Path(os.environ.get("DATIVO_HOME") or Path.cwd()).resolve()
 
 
-def _cached(kind: str, path: Path, build: Callable[[], T]) -> T:
-    """``build()`` once per file version; a failure is cached as well and raised again."""
+def _stamp(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
     except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _cached(kind: str, path: Path, build: Callable[[], T]) -> T:
+    """``build()`` once per file version; a failure is cached as well and raised again."""
+    stamp = _stamp(path)
+    if stamp is None:
         return build()
     key = (kind, str(path))
     hit = _CACHE.get(key)
@@ -59,6 +65,10 @@ def _cached(kind: str, path: Path, build: Callable[[], T]) -> T:
     if isinstance(value, ConfigError):
         raise value
     return value
+
+
+# A job depends on more files than its own: it is reused only while none of them changed.
+_JOBS: dict[str, tuple[tuple[Path, ...], tuple[tuple[int, int] | None, ...], JobSpec]] = {}
 
 
 def _schema_checked(kind: str, path: Path) -> YamlDocument:
@@ -178,7 +188,15 @@ class ConfigRoot:
     def load_job(self, path: str | Path) -> JobSpec:
         """Load, validate and resolve one job; every problem found is raised together."""
         p = self.job_path(path)
-        return _cached("job", p, lambda: self._build_job(p))
+        hit = _JOBS.get(str(p))
+        if hit is not None and tuple(_stamp(d) for d in hit[0]) == hit[1]:
+            return hit[2]
+        own = _stamp(p)  # taken first: an edit during the build is seen on the next call
+        job = self._build_job(p)
+        deps = (p, self.root / reg.REGISTRY_FILE, Path(job.source.file), Path(job.target.file),
+                Path(job.asset_file))
+        _JOBS[str(p)] = (deps, (own, *(_stamp(d) for d in deps[1:])), job)
+        return job
 
     def job_path(self, path: str | Path) -> Path:
         """A job file: relative paths are taken from the config root, which must contain it."""

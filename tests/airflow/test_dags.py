@@ -124,3 +124,9 @@ def test_tasks_test_runs_one_task(airflow_env: dict[str, str]) -> None:
     result = airflow(airflow_env, "tasks", "test", "dativo__globex__web_events", "validate",
                      "2026-11-26")
     assert "1 file(s) match" in result.stdout + result.stderr
+
+
+def test_the_provider_is_registered(airflow_env: dict[str, str]) -> None:
+    result = airflow(airflow_env, "providers", "get", "airflow-provider-dativo")
+    assert "airflow-provider-dativo" in result.stdout
+    assert "0.1.0" in result.stdout

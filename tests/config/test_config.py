@@ -174,3 +174,15 @@ def test_validate_reports_every_broken_file_at_once(config_root: Path) -> None:
     assert files == {"a.yaml", "b.yaml"}
     assert not report.ok
     assert len(report.files["job"]) == 6
+
+
+def test_a_changed_asset_is_seen_by_the_next_load_of_its_job(config_root: Path) -> None:
+    root = ConfigRoot(config_root)
+    job = root.load_job("jobs/acme/orders.yaml")
+    assert root.load_job("jobs/acme/orders.yaml") is job  # unchanged files: reused
+    asset = config_root / "assets/file/v1.0/orders.yaml"
+    asset.write_text(asset.read_text().replace("enum: [EUR, USD, GBP]",
+                                               "enum: [EUR, USD, GBP, CHF]"))
+    changed = root.load_job("jobs/acme/orders.yaml")
+    assert changed is not job
+    assert changed.contract.field("currency").enum == ("EUR", "USD", "GBP", "CHF")
