@@ -64,3 +64,6 @@ def airflow(env: dict[str, str], *args: str, check: bool = True,
         raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+pytest_plugins = ["tests.services"]
