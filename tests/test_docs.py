@@ -34,3 +34,14 @@ def test_the_readme_job_is_the_shipped_job() -> None:
     shipped = (REPO / "jobs/acme/orders.yaml").read_text()
     for line in readme_job.splitlines():
         assert line.split("#")[0].rstrip() in shipped
+
+
+def test_the_config_reference_is_generated_from_the_current_schemas() -> None:
+    from airflow_provider_dativo.config.reference import render
+
+    current = (REPO / "docs/CONFIG_REFERENCE.md").read_text()
+    assert current == render(), ("docs/CONFIG_REFERENCE.md is stale: run `make docs` "
+                                 "(python -m airflow_provider_dativo.config.reference)")
+    for field in ("`tenant_id`", "`default_engine.type`", "`schema[].enum`",
+                  "`connectors.<name>.modes`"):
+        assert field in current
