@@ -10,7 +10,7 @@ DEMO_ENV := AIRFLOW_HOME=$(DEMO_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags 
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING \
 	DATIVO_HOME=$(CURDIR)
 
-.PHONY: install test lint schema-validate demo bench clean
+.PHONY: install test lint schema-validate docs demo bench clean
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,21 @@ lint: install
 schema-validate: install
 	$(BIN)/dativo validate
 
+docs: install
+	$(BIN)/python -m airflow_provider_dativo.config.reference > docs/CONFIG_REFERENCE.md
+
 demo: install
 	$(BIN)/dativo validate
 	$(DEMO_ENV) $(BIN)/airflow db migrate > /dev/null
 	$(DEMO_ENV) $(BIN)/airflow dags test dativo__acme__orders
 	$(DEMO_ENV) $(BIN)/dativo show jobs/acme/orders.yaml
 
+# each script prints its figures beside its floor; see the scripts' docstrings for options
 bench: install
-	$(BIN)/python bench/file_to_iceberg.py --rows 1000000
+	$(BIN)/python bench/file_to_iceberg.py --rows 1000000 --rows 5000000
+	$(BIN)/python bench/postgres_to_iceberg.py --rows 1000000 --rows 5000000
+	$(BIN)/python bench/parse_dags.py --jobs 1000
+	$(BIN)/python bench/airbyte_faker.py --users 100000
 
 clean:
 	rm -rf .dativo .pytest_cache

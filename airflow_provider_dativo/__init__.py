@@ -9,6 +9,8 @@ __version__ = "0.1.0"
 
 def get_provider_info() -> dict[str, Any]:
     """What Airflow reads through the ``apache_airflow_provider`` entry point."""
+    from airflow_provider_dativo.hooks import iceberg_connection as iceberg_form
+
     return {
         "package-name": "airflow-provider-dativo",
         "name": "Dativo",
@@ -26,4 +28,18 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Dativo",
              "python-modules": ["airflow_provider_dativo.operators.dativo"]},
         ],
+        "hooks": [
+            {"integration-name": "Dativo",
+             "python-modules": ["airflow_provider_dativo.hooks.iceberg"]},
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_dativo.hooks.iceberg.IcebergCatalogHook",
+                "hook-name": "Iceberg catalog (dativo)",
+                "connection-type": "dativo_iceberg",
+                "ui-field-behaviour": iceberg_form.UI_FIELD_BEHAVIOUR,
+                "conn-fields": iceberg_form.CONN_FIELDS,
+            }
+        ],
     }
+

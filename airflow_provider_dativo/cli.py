@@ -8,11 +8,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from airflow_provider_dativo import cli_connectors
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
@@ -131,29 +133,58 @@ def cmd_show(args: argparse.Namespace) -> int:
     from airflow_provider_dativo import runner
 
     job = _root(args).load_job(args.job)
-    target = runner.open_job_target(job)
-    table = target.load_table()  # type: ignore[attr-defined]
-    snapshot = table.current_snapshot()
-    data = table.scan().to_arrow()
-    info = Table(title=f"{job.dag_id} → {target.table_identifier}",  # type: ignore[attr-defined]
-                 show_header=False)
-    info.add_row("table", target.table_identifier)  # type: ignore[attr-defined]
-    info.add_row("location", table.location())
-    info.add_row("rows", f"{data.num_rows:,}")
-    info.add_row("snapshots", str(len(table.snapshots())))
-    if snapshot is not None:
-        summary = snapshot.summary.additional_properties if snapshot.summary else {}
-        info.add_row("current snapshot", str(snapshot.snapshot_id))
-        info.add_row("committed by run", summary.get("dativo.run-id", "-"))
-        info.add_row("state", summary.get("dativo.state", "-"))
-    info.add_row("partitioning", str(table.spec()))
+    target: Any = runner.open_job_target(job)
+    info = Table(title=f"{job.dag_id} → {target.table_identifier}", show_header=False)
+    info.add_row("table", target.table_identifier)
+    data = None
+    if hasattr(target, "load_table"):  # Iceberg: snapshots carry the run id and state
+        table = target.load_table()
+        snapshot = table.current_snapshot()
+        data = table.scan().to_arrow()
+        info.add_row("location", table.location())
+        info.add_row("snapshots", str(len(table.snapshots())))
+        if snapshot is not None:
+            summary = snapshot.summary.additional_properties if snapshot.summary else {}
+            info.add_row("current snapshot", str(snapshot.snapshot_id))
+            info.add_row("committed by run", summary.get("dativo.run-id", "-"))
+        info.add_row("partitioning", str(table.spec()))
+    else:  # file targets: commit markers list what each run committed
+        info.add_row("location", str(getattr(target, "root", "-")))
+        info.add_row("committed files", str(len(target.committed_paths())))
+        if hasattr(target, "read_table"):
+            data = target.read_table()
+    info.add_row("state", json.dumps(target.read_state(), sort_keys=True)[:200])
+    if data is not None:
+        info.add_row("rows", f"{data.num_rows:,}")
     console.print(info)
-    sample = Table(title=f"first {min(args.limit, data.num_rows)} rows")
-    for name in data.column_names:
-        sample.add_column(name)
-    for row in data.slice(0, args.limit).to_pylist():
-        sample.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(sample)
+    if data is not None:
+        sample = Table(title=f"first {min(args.limit, data.num_rows)} rows")
+        for name in data.column_names:
+            sample.add_column(name)
+        for row in data.slice(0, args.limit).to_pylist():
+            sample.add_row(*("" if v is None else str(v) for v in row.values()))
+        console.print(sample)
+    return 0
+
+
+def cmd_new_connector(args: argparse.Namespace) -> int:
+    from airflow_provider_dativo.scaffold import new_connector
+
+    root = _root(args)
+    made = new_connector(root, args.name, args.engine, args.role)
+    table = Table(title=f"new {args.role} connector '{args.name}' ({args.engine})")
+    table.add_column("file")
+    table.add_column("what to do with it")
+    # same order as Scaffold.files: recipe, asset, sample job, test, then sample data
+    todo = ["set the endpoint, auth and objects", "list the columns and their rules",
+            "the sample job the tests use (fixtures tenant)",
+            "add tests that read from a mock of the API", "sample rows for the sample job"]
+    for path, note in zip(made.files, todo, strict=False):
+        table.add_row(root.display(path), note)
+    table.add_row(root.display(made.registry), "the new entry: roles, engines, modes")
+    console.print(table)
+    console.print(f"next: `dativo validate`, then `pytest tests/connectors/test_{args.name}.py "
+                  f"-q`, then `dativo discover --connector {args.name} --verbose`")
     return 0
 
 
@@ -188,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output file (default: standard output)")
     e.add_argument("--format", choices=("yaml", "json"), default="yaml")
     e.set_defaults(func=cmd_contract_export)
+    p = sub.add_parser("new", help="scaffold new configs")
+    nsub = p.add_subparsers(dest="new_command", required=True)
+    n = nsub.add_parser("connector", help="a recipe, asset, sample job, registry entry and test")
+    n.add_argument("name", help="connector type, e.g. acme_crm")
+    n.add_argument("--engine", required=True,
+                   choices=("airbyte", "singer", "native", "custom_plugin"))
+    n.add_argument("--role", choices=("source", "target"), default="source")
+    n.set_defaults(func=cmd_new_connector)
+    cli_connectors.add_parsers(sub)
     return parser
 
 

@@ -6,16 +6,17 @@ becomes a DAG whose single task fails with the errors, so it never hides the oth
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
 from airflow.sdk import DAG, get_parsing_context
 
 from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.config.scheduling import DEFAULT_START_DATE
 from airflow_provider_dativo.config.specs import JobSpec, dag_id_for
 from airflow_provider_dativo.config.yaml_loader import load_yaml
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
+from airflow_provider_dativo.operators import lineage
 from airflow_provider_dativo.operators.dativo import (
     DativoConfigErrorOperator,
     DativoExtractOperator,
@@ -25,8 +26,7 @@ from airflow_provider_dativo.operators.dativo import (
 
 log = logging.getLogger(__name__)
 
-# Fixed, so that parsing is deterministic; schedules start from here without catch-up.
-START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+START_DATE = DEFAULT_START_DATE  # of the placeholder DAGs of invalid jobs
 
 
 def _guess_dag_id(root: ConfigRoot, path: Path) -> str:
@@ -55,6 +55,7 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
         f"- job: `{root.display(Path(job.file))}`",
         f"- asset: `{root.display(Path(job.asset_file))}`",
         f"- validation: {job.validation_mode}",
+        f"- table asset: `{lineage.table_uri(job)}`",
     ]
     if c.owner:
         lines.append(f"- owner: {c.owner}")
@@ -84,22 +85,36 @@ def build_job_dag(job: JobSpec, root: ConfigRoot) -> DAG:
     job_file = str(Path(job.file))
     tags = ["dativo", f"tenant:{job.tenant_id}", f"source:{job.source.type}",
             f"target:{job.target.type}", *job.tags]
+    run = job.scheduling  # every default lives in config/scheduling.py
+    default_args: dict[str, object] = {
+        "owner": job.owner or "dativo", "retries": run.retries, "retry_delay": run.retry_delay,
+        "execution_timeout": run.execution_timeout, "pool_slots": run.pool_slots}
+    if run.pool:
+        default_args["pool"] = run.pool
     with DAG(
         dag_id=job.dag_id,
         description=(job.description or f"{job.source.type} → {job.target.type}")[:200],
         schedule=job.schedule,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,  # two runs of one job never commit at once
+        start_date=run.start_date,
+        catchup=run.catchup,
+        max_active_runs=run.max_active_runs,
+        dagrun_timeout=run.dagrun_timeout,
         tags=sorted(set(tags)),
         doc_md=doc_md(job, root),
-        default_args={"owner": job.owner or "dativo", "retries": 1,
-                      "retry_delay": dt.timedelta(minutes=1)},
+        default_args=default_args,
     ) as dag:
         common = {"job_file": job_file, "config_root": str(root.root)}
-        validate = DativoValidateOperator(task_id="validate", retries=0, **common)
-        extract = DativoExtractOperator(task_id="extract", **common)
-        load = DativoLoadOperator(task_id="load", **common)
+
+        def queue(task_id: str) -> dict[str, str]:
+            name = run.queue_for(task_id)
+            return {"queue": name} if name else {}
+
+        validate = DativoValidateOperator(task_id="validate", retries=0, **common,
+                                          **queue("validate"))
+        extract = DativoExtractOperator(task_id="extract", **common, **queue("extract"))
+        # the table as an Asset: downstream DAGs can schedule on each commit
+        load = DativoLoadOperator(task_id="load", outlets=[lineage.table_asset(job)], **common,
+                                  **queue("load"))
         validate >> extract >> load
     return dag
 

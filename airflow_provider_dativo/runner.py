@@ -22,16 +22,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_dativo.config.specs import JobSpec
-from airflow_provider_dativo.contracts import arrow_schema, check_batch
+from airflow_provider_dativo.contracts import check_batch
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.errors import ContractViolation, EngineError
+from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
-from airflow_provider_dativo.targets.registry import open_target
-from airflow_provider_dativo.targets.staging import StagedParquetWriter
+from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
+from airflow_provider_dativo.targets.registry import open_quarantine_target, open_target
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 10.0
+ORPHAN_RETENTION_HOURS = 24.0
 
 
 @dataclass
@@ -135,7 +137,6 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
                 "rows": 0, "rejected": 0, "state": None}
     previous = target.read_state() or {}
     source = open_source(job, job.resolved_source_connection())
-    schema = arrow_schema(job.contract)
     folder = run_folder(job, run_id)
     stream = job.source_object or job.contract.name
     stats = Progress()
@@ -143,21 +144,26 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
     source_state = previous.get("source")
     cursor = previous.get("cursor")
     report = progress or log_progress()
+    # A cursor the contract does not carry (the connector guide's toy_http asset has no
+    # updated_at) is left to the source's own state: rows cannot be filtered on it here.
+    tracks_cursor = (job.incremental is not None
+                     and job.incremental.cursor_field in job.contract.field_names)
+    if job.incremental is not None and not tracks_cursor:
+        log.warning("cursor field %s is not in contract %s; incremental reads rely on the "
+                    "source's own state", job.incremental.cursor_field, job.contract.name)
 
-    data = StagedParquetWriter(target.data_location(run_id), schema,
-                               partition_by=job.contract.partitioning,
-                               open_output=target.open_output)
+    data = target.staged_writer(run_id, **_writer_options(job))
+    quarantine_target = open_quarantine_target(job, job.resolved_target_connection())
+    if quarantine_target is not None:
+        quarantine_target.prepare()
     # rows that broke the contract, and input that never became rows, differ in shape
-    rejects: dict[str, StagedParquetWriter] = {}
+    rejects = QuarantineSink(folder, run_id, None if quarantine_target is None else
+                             lambda: quarantine_target.staged_writer(run_id))
     unparsed: list[RejectedRecords] = []
-
-    def quarantine(kind: str, batch: pa.RecordBatch) -> None:
-        if kind not in rejects:
-            rejects[kind] = StagedParquetWriter(f"{folder}/quarantine/{kind}", batch.schema)
-        rejects[kind].write(batch)
+    quarantine = rejects.write
 
     try:
-        for item in source.read(stream, source_state):
+        for item in read_ahead(source.read(stream, source_state)):
             if isinstance(item, StateUpdate):
                 source_state = dict(item.state)
                 continue
@@ -186,7 +192,7 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
                         "quarantine bad rows and load the rest.")
                 quarantine("rows", result.rejected)
             valid = result.valid
-            if job.incremental is not None and valid.num_rows:
+            if tracks_cursor and valid.num_rows:
                 valid, cursor = _cursor_filter(job, valid, cursor)
             if valid.num_rows:
                 data.write(valid)
@@ -199,7 +205,7 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
         reasons = [r for item in unparsed for r in item.reasons]
         quarantine("unparsed", pa.record_batch({"_dativo_raw": raw, "_dativo_reason": reasons,
                                                 "_dativo_rules": ["parse"] * len(raw)}))
-    quarantine_files = [f for writer in rejects.values() for f in writer.close()]
+    quarantine_files, quarantine_table_files = rejects.close()
 
     state: dict[str, Any] = {}
     if source_state is not None:
@@ -215,10 +221,13 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
         "rows_read": stats.rows_read,
         "rejected": stats.rows_rejected,
         "rule_counts": rule_counts,
-        "quarantine": [f.path for f in quarantine_files],
+        "quarantine": quarantine_files,
         "state": state or None,
         "seconds": round(time.monotonic() - stats.started, 3),
     }
+    if quarantine_target is not None:
+        manifest["quarantine_table"] = manifest_entry(quarantine_target.table_identifier,
+                                                      quarantine_table_files)
     _write_manifest(folder, manifest)
     log.info("extract of %s staged %s rows in %d file(s), rejected %s, %.0f rows/s",
              job.dag_id, f"{stats.rows_valid:,}", len(files), f"{stats.rows_rejected:,}",
@@ -241,13 +250,42 @@ def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
     target = open_job_target(job)
     if manifest.get("already_committed"):
         return CommitResult(table=job.table, rows=0, committed=False)
-    files = [StagedFile(path=f["path"], rows=f["rows"], bytes=f["bytes"],
-                        partition=f.get("partition", {})) for f in manifest["files"]]
-    result = target.commit(files, manifest.get("state"), manifest["run_id"])
+    run_id = manifest["run_id"]
+    if "quarantine_table" in manifest:
+        # first, so the data commit (which carries the state) is the last thing a run does
+        quarantine_target = open_quarantine_target(job, job.resolved_target_connection())
+        if quarantine_target is not None:
+            entry = manifest["quarantine_table"]
+            quarantine_target.commit(_staged_files(entry["files"]), None, run_id)
+    result = target.commit(_staged_files(manifest["files"]), manifest.get("state"), run_id)
     verb = "committed" if result.committed else "already committed; nothing to do for"
     log.info("%s %s rows to %s (snapshot %s)", verb, f"{result.rows:,}", result.table,
              result.snapshot_id)
+    _remove_orphans(job, target)
     return result
+
+
+def _staged_files(entries: list[Mapping[str, Any]]) -> list[StagedFile]:
+    return [StagedFile(path=f["path"], rows=f["rows"], bytes=f["bytes"],
+                       partition=f.get("partition", {})) for f in entries]
+
+
+def _writer_options(job: JobSpec) -> dict[str, Any]:
+    rows = job.target_options.get("target_file_rows")
+    return {} if rows is None else {"target_file_rows": int(rows)}
+
+
+def _remove_orphans(job: JobSpec, target: Target) -> None:
+    """Files of runs that never committed (a killed extract) go once they are old enough."""
+    hours = float(job.target_options.get("orphan_retention_hours", ORPHAN_RETENTION_HOURS))
+    try:
+        removed = target.remove_orphans(dt.timedelta(hours=hours))
+    except Exception as exc:  # the load itself succeeded; cleanup is retried by the next run
+        log.warning("could not remove orphaned files of %s: %s", job.table, exc)
+        return
+    if removed:
+        log.info("removed %d orphaned file(s) of runs that never committed to %s",
+                 len(removed), job.table)
 
 
 # -- the whole run ---------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CONFIG_DIRS = ("connectors", "assets", "jobs", "registry", "examples/data", "dags")
+CONFIG_DIRS = ("connectors", "assets", "jobs", "registry", "examples/data", "examples/plugins",
+               "dags")
 
 
 @pytest.fixture
@@ -67,3 +68,8 @@ def airflow(env: dict[str, str], *args: str, check: bool = True,
 
 
 pytest_plugins = ["tests.services"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: starts an Airflow cluster (Celery workers, "
+                            "API server); select with -m slow, skip with -m 'not slow'")

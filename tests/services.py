@@ -74,3 +74,77 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A fresh database on the machine's PostgreSQL or MariaDB, dropped after the test."""
+
+    kind: str  # postgres | mysql
+    name: str
+    port: int
+
+    def execute(self, *statements: str, params: list | None = None) -> None:
+        if self.kind == "postgres":
+            import psycopg
+
+            with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                 dbname=self.name, autocommit=True) as con:
+                for sql in statements:
+                    con.execute(sql, params)  # type: ignore[arg-type]
+            return
+        import pymysql
+
+        con = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
+                              database=self.name, autocommit=True, charset="utf8mb4")
+        try:
+            with con.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql, params)
+        finally:
+            con.close()
+
+    def connection(self) -> dict[str, str | int]:
+        """``source.connection`` settings for this database."""
+        user = "postgres" if self.kind == "postgres" else "root"
+        return {"host": "127.0.0.1", "port": self.port, "user": user, "database": self.name}
+
+
+def _fresh_database(kind: str) -> Iterator[Database]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    if kind == "postgres":
+        import psycopg
+
+        def admin(sql: str) -> None:
+            with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
+                                 autocommit=True) as con:
+                con.execute(sql)  # type: ignore[arg-type]
+        port = 5432
+    else:
+        import pymysql
+
+        def admin(sql: str) -> None:
+            con = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+            try:
+                with con.cursor() as cur:
+                    cur.execute(sql)
+            finally:
+                con.close()
+        port = 3306
+    admin(f"CREATE DATABASE {name}")
+    try:
+        yield Database(kind, name, port)
+    finally:
+        admin(f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if kind == "postgres" else ""))
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Database]:
+    """A fresh database on PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth)."""
+    yield from _fresh_database("postgres")
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[Database]:
+    """A fresh database on MariaDB at 127.0.0.1:3306 (user root, no password)."""
+    yield from _fresh_database("mysql")

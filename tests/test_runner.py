@@ -103,3 +103,13 @@ def test_incremental_cursor_skips_rows_already_loaded(config_root: Path) -> None
     manifest, _ = runner.run_job(job, "inc-2")
     assert manifest["rows"] == 1
     assert len(rows(job)) == 9
+
+
+def test_a_cursor_outside_the_contract_is_left_to_the_source(config_root: Path) -> None:
+    job_file = config_root / "jobs/globex/web_events.yaml"
+    job_file.write_text(job_file.read_text().replace(
+        "source:\n", "source:\n  incremental:\n    cursor_field: updated_at\n"))
+    job = load(config_root, "jobs/globex/web_events.yaml")
+    manifest, result = runner.run_job(job, "no-cursor")
+    assert result.rows == 4
+    assert "cursor" not in (manifest["state"] or {})

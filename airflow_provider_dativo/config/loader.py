@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from airflow_provider_dativo.config import registry as reg
+from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
     ConnectorRecipe,
@@ -32,6 +33,7 @@ T = TypeVar("T")
 _CACHE: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
 
 KINDS = ("registry", "connector", "asset", "job")
+FIXTURE_JOBS = "tests/fixtures/jobs"  # the fixtures tenant of the connector tests
 
 
 def default_root() -> Path:
@@ -239,6 +241,8 @@ class ConfigRoot:
         src_cfg = data.get("source", {})
         tgt_cfg = data.get("target", {})
         mode = data.get("mode", "self_hosted")
+        scheduling, scheduling_issues = scheduling_from(data, doc)
+        issues += scheduling_issues
 
         for role, recipe in (("source", source), ("target", target)):
             if recipe is not None and recipe.type != data[f"{role}_connector"]:
@@ -291,6 +295,7 @@ class ConfigRoot:
             asset_file=str(self.inside(data["asset_path"], doc, "asset_path")),
             table=tgt_cfg.get("table") or contract.name,
             write_mode=tgt_cfg.get("write_mode", "append"),
+            target_options=freeze(tgt_cfg.get("options", {})),
             validation_mode=data.get("validation", {}).get("mode", "strict"),
             incremental=IncrementalSpec(incremental["cursor_field"],
                                         incremental.get("lookback_days", 0))
@@ -301,6 +306,8 @@ class ConfigRoot:
             tags=tuple(data.get("tags", ())),
             description=data.get("description"),
             staging_root=data.get("staging", {}).get("root"),
+            source_plugin=src_cfg.get("plugin"),
+            scheduling=scheduling,
         )
 
     # -- whole-repository validation --------------------------------------------------------
@@ -311,6 +318,9 @@ class ConfigRoot:
         for p in sorted((self.root / "assets").glob("*/*/*.y*ml")):
             yield "asset", p
         for p in self.job_files():
+            yield "job", p
+        # sample jobs of the connector tests: validated like any job, never turned into DAGs
+        for p in sorted((self.root / FIXTURE_JOBS).glob("*.y*ml")):
             yield "job", p
 
     def validate(self, paths: list[Path] | None = None) -> ValidationReport:

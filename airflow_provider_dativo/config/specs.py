@@ -12,7 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dativo.config import env_refs
+from airflow_provider_dativo.config import airflow_refs, env_refs
+from airflow_provider_dativo.config.scheduling import SchedulingSpec
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.contracts import Contract
@@ -122,6 +123,8 @@ class JobSpec:
     asset_file: str
     table: str
     write_mode: str = "append"
+    # target.options of the job: file size, orphan retention, format settings (Markdown-KV)
+    target_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     validation_mode: str = "strict"
     incremental: IncrementalSpec | None = None
     batch_size: int = 65536
@@ -130,6 +133,8 @@ class JobSpec:
     tags: tuple[str, ...] = ()
     description: str | None = None
     staging_root: str | None = None
+    source_plugin: str | None = None  # custom_plugin reader named by the job, else the recipe's
+    scheduling: SchedulingSpec = field(default_factory=SchedulingSpec)
 
     @property
     def dag_id(self) -> str:
@@ -140,12 +145,14 @@ class JobSpec:
         return tuple(dict.fromkeys(self.source.secret_envs + self.target.secret_envs))
 
     def resolved_source_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return env_refs.resolve(self.source_connection, env, file=self.file,
-                                path="source.connection")
+        resolved = env_refs.resolve(self.source_connection, env, file=self.file,
+                                    path="source.connection")
+        return airflow_refs.resolve(resolved, file=self.file, path="source.connection")
 
     def resolved_target_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return env_refs.resolve(self.target_connection, env, file=self.file,
-                                path="target.connection")
+        resolved = env_refs.resolve(self.target_connection, env, file=self.file,
+                                    path="target.connection")
+        return airflow_refs.resolve(resolved, file=self.file, path="target.connection")
 
 
 def dag_id_for(tenant_id: str, job_name: str) -> str:

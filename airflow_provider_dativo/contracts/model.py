@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_dativo.contracts._types import (
+    BUCKET_TYPES,
     ENUM_TYPES,
     FORMAT_TYPES,
     INGEST_DATE,
@@ -45,6 +46,7 @@ from airflow_provider_dativo.contracts._types import (
     OdcsTypeError,
     canonical_type,
     from_odcs_types,
+    is_partition_transform,
     strptime_format,
 )
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
@@ -101,10 +103,10 @@ class PartitionField:
     transform: str = "identity"
 
     def __post_init__(self) -> None:
-        if self.transform not in PARTITION_TRANSFORMS:
+        if not is_partition_transform(self.transform):
             raise ValueError(
                 f"unknown partition transform {self.transform!r}; "
-                f"expected one of {', '.join(PARTITION_TRANSFORMS)}"
+                f"expected one of {', '.join(PARTITION_TRANSFORMS)} or bucket[N]"
             )
 
 
@@ -314,9 +316,11 @@ def _read_partitioning(target: Any, base: str) -> list[_RawPartition]:
         if isinstance(item, str):
             out.append(_RawPartition(item, "identity", path))
         elif isinstance(item, Mapping):
-            out.append(
-                _RawPartition(str(item.get("column")), str(item.get("transform", "identity")), path)
-            )
+            transform = str(item.get("transform", "identity"))
+            if transform == "bucket":
+                # one string internally, spelled as Iceberg spells it: bucket[16]
+                transform = f"bucket[{item.get('buckets')}]"
+            out.append(_RawPartition(str(item.get("column")), transform, path))
     return out
 
 
@@ -692,8 +696,12 @@ def _check_partitions(
                 f"system column {INGEST_DATE!r}",
             )
             continue
-        if part.transform not in PARTITION_TRANSFORMS:
+        if not is_partition_transform(part.transform):
             issues.add(part.path, f"unknown partition transform {part.transform!r}")
+            continue
+        if part.transform.startswith("bucket") and type_ not in BUCKET_TYPES:
+            issues.add(part.path, f"{part.transform} partitioning needs an integer, decimal, "
+                                  f"string, binary, date or timestamp; {part.column!r} is {type_}")
             continue
         if part.transform == "hour" and type_ not in TIMESTAMP_TYPES:
             issues.add(

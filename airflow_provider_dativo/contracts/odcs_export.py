@@ -112,9 +112,7 @@ def _contract_custom_properties(contract: Contract) -> list[dict[str, Any]]:
     if contract.file_format is not None:
         target["file_format"] = contract.file_format
     if contract.partitioning:
-        target["partitioning"] = [
-            {"column": p.column, "transform": p.transform} for p in contract.partitioning
-        ]
+        target["partitioning"] = [_partition(p.column, p.transform) for p in contract.partitioning]
     if target:
         custom.append({"property": "target", "value": target})
     governance: dict[str, Any] = {}
@@ -147,3 +145,10 @@ def validate_official(doc: Mapping[str, Any]) -> list[str]:
     validator = Draft201909Validator(_official_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{error.json_path}: {error.message}" for error in errors]
+
+
+def _partition(column: str, transform: str) -> dict[str, Any]:
+    """The contract's own spelling: bucket[16] is written as transform bucket, buckets 16."""
+    if transform.startswith("bucket["):
+        return {"column": column, "transform": "bucket", "buckets": int(transform[7:-1])}
+    return {"column": column, "transform": transform}

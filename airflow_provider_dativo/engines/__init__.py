@@ -23,10 +23,14 @@ __all__ = ["CheckStatus", "ReadItem", "RejectedRecords", "SourceEngine", "StateU
 
 
 def _native(job: JobSpec, connection: dict) -> SourceEngine:
-    builder = NATIVE_CONNECTORS.get(job.source.type)
+    # a recipe may name the extractor it reuses (an API connector on the http extractor needs
+    # only YAML); otherwise the connector type is the extractor's name
+    name = job.source.engine("native").options.get("extractor") or job.source.type
+    builder = NATIVE_CONNECTORS.get(name)
     if builder is None:
-        raise EngineError(f"no native extractor for connector '{job.source.type}'; "
-                          f"native connectors: {', '.join(sorted(NATIVE_CONNECTORS))}")
+        raise EngineError(f"no native extractor '{name}' for connector '{job.source.type}'; "
+                          f"set default_engine.options.extractor in its recipe to one of: "
+                          f"{', '.join(sorted(NATIVE_CONNECTORS))}")
     return builder(job, connection)
 
 
@@ -47,9 +51,25 @@ def json_types(schema: object) -> dict:
             for f in schema if f.type in native or pa.types.is_floating(f.type)}  # type: ignore[attr-defined]
 
 
-NATIVE_CONNECTORS: dict[str, Callable[[JobSpec, dict], SourceEngine]] = {"file": _file}
+def _lazy(module: str) -> Callable[[JobSpec, dict], SourceEngine]:
+    """``from_job`` of an engine module, imported on first use so drivers load only if used."""
 
-ENGINES: dict[str, Callable[[JobSpec, dict], SourceEngine]] = {"native": _native}
+    def build(job: JobSpec, connection: dict) -> SourceEngine:
+        from importlib import import_module
+
+        return import_module(f"airflow_provider_dativo.engines.{module}").from_job(job, connection)
+
+    return build
+
+
+NATIVE_CONNECTORS: dict[str, Callable[[JobSpec, dict], SourceEngine]] = {
+    "file": _file, "postgres": _lazy("native.postgres"), "mysql": _lazy("native.mysql"),
+    "http": _lazy("native.http"), "toy_http": _lazy("native.http"),
+    "markdown_kv": _lazy("native.markdown_kv")}
+
+ENGINES: dict[str, Callable[[JobSpec, dict], SourceEngine]] = {
+    "native": _native, "airbyte": _lazy("airbyte"), "singer": _lazy("singer"),
+    "custom_plugin": _lazy("plugin")}
 
 
 def open_source(job: JobSpec, connection: dict) -> SourceEngine:

@@ -6,27 +6,22 @@ objects pickled at parse time, and works the same on any executor.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_dativo import runner
+from airflow_provider_dativo.config import airflow_refs
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import JobSpec
+from airflow_provider_dativo.operators import lineage
+from airflow_provider_dativo.operators.secrets import AirflowResolver, mask_job_secrets
 
-
-def _mask_job_secrets(job: JobSpec) -> None:
-    """Register every secret the job may resolve, before anything can log it."""
-    from airflow.sdk.log import mask_secret
-
-    for name in job.secret_envs:
-        value = os.environ.get(name)
-        if value:
-            mask_secret(value, name)
+# The runner (pyarrow, pyiceberg, engines) is imported inside execute: DAG files import this
+# module, and parsing should not pay for what only a running task needs.
 
 
 class DativoJobOperator(BaseOperator):
@@ -42,8 +37,30 @@ class DativoJobOperator(BaseOperator):
 
     def load_job(self) -> JobSpec:
         job = ConfigRoot(self.config_root).load_job(self.job_file)
-        _mask_job_secrets(job)
+        mask_job_secrets(job)
         return job
+
+    def on_kill(self) -> None:
+        """Stop connector processes and containers this task started."""
+        from airflow_provider_dativo.engines.launchers import stop_running
+
+        stopped = stop_running()
+        if stopped:
+            self.log.info("stopped %d connector process(es)", stopped)
+
+    @contextlib.contextmanager
+    def resolving(self) -> Iterator[None]:
+        """Airflow connection and Variable references resolve inside this block only."""
+        with airflow_refs.using(AirflowResolver()):
+            yield
+
+    # OpenLineage: which of the job's datasets this task reads and writes
+    lineage_inputs = False
+    lineage_outputs = False
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage.openlineage(self.load_job(), inputs=self.lineage_inputs,
+                                   outputs=self.lineage_outputs)
 
 
 class DativoValidateOperator(DativoJobOperator):
@@ -53,7 +70,10 @@ class DativoValidateOperator(DativoJobOperator):
         job = self.load_job()
         self.log.info("config of %s is valid (contract %s v%s)", job.dag_id, job.contract.name,
                       job.contract.version)
-        result = runner.validate_step(job)
+        from airflow_provider_dativo import runner
+
+        with self.resolving():
+            result = runner.validate_step(job)
         self.log.info("source check passed: %s", result["source_check"])
         return result
 
@@ -62,18 +82,23 @@ class DativoExtractOperator(DativoJobOperator):
     """Reads the source into staged Parquet; returns the small run manifest (XCom)."""
 
     ui_color = "#fdf3e8"
+    lineage_inputs = True
 
     def execute(self, context: Any) -> dict[str, Any]:
         job = self.load_job()
         logical = context.get("logical_date") or context.get("data_interval_start")
-        return runner.extract_step(job, context["run_id"],
-                                   ingest_date=logical.date() if logical else None)
+        from airflow_provider_dativo import runner
+
+        with self.resolving():
+            return runner.extract_step(job, context["run_id"],
+                                       ingest_date=logical.date() if logical else None)
 
 
 class DativoLoadOperator(DativoJobOperator):
     """Commits the staged files and the new state to the target, once per run id."""
 
     ui_color = "#e9f7ec"
+    lineage_outputs = True
 
     def __init__(self, *, extract_task_id: str = "extract", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -85,7 +110,10 @@ class DativoLoadOperator(DativoJobOperator):
         if not manifest:
             raise AirflowException(f"no manifest from task '{self.extract_task_id}'; "
                                    "run extract first")
-        return dataclasses.asdict(runner.load_step(job, manifest))
+        from airflow_provider_dativo import runner
+
+        with self.resolving():
+            return dataclasses.asdict(runner.load_step(job, manifest))
 
 
 class DativoConfigErrorOperator(BaseOperator):

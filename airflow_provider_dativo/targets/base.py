@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    import datetime
+
+    from airflow_provider_dativo.targets.staging import StagedParquetWriter
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class Target(Protocol):
     def open_output(self, path: str) -> BinaryIO:
         """A writable binary stream for a new file under ``data_location``."""
 
+    def staged_writer(self, run_id: str, **options: Any) -> StagedParquetWriter:
+        """The writer extract stages this run's data files with, laid out for this target."""
+
     def read_state(self) -> dict[str, Any] | None:
         """The state committed with the last successful load, or None."""
 
@@ -44,3 +52,6 @@ class Target(Protocol):
         self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
     ) -> CommitResult:
         """Commit staged files and state atomically; a repeated run id is a no-op."""
+
+    def remove_orphans(self, older_than: datetime.timedelta) -> list[str]:
+        """Delete data files no commit references, once older than ``older_than``."""

@@ -7,7 +7,7 @@ recognizes its own earlier commit in the snapshot history.
 
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from airflow_provider_dativo.errors import DativoError, TargetError
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile
+from airflow_provider_dativo.targets.iceberg_modes import check_write_mode, stage_load
 from airflow_provider_dativo.targets.staging import (
     PartitionFieldLike,
     PartitionSpecField,
@@ -95,9 +96,14 @@ class IcebergTarget:
         schema: pa.Schema,
         partitioning: Sequence[PartitionFieldLike] = (),
         table_properties: Mapping[str, str] | None = None,
+        write_mode: str = "append",
+        primary_key: Sequence[str] = (),
     ) -> None:
         if not settings.namespace or not settings.table:
             raise TargetError("Iceberg target needs both a namespace and a table name")
+        check_write_mode(write_mode, primary_key)
+        self._write_mode = write_mode
+        self._primary_key = tuple(primary_key)
         self._settings = settings
         self._schema = schema
         self._partitioning = resolve_partitioning(schema, partitioning)
@@ -198,9 +204,15 @@ class IcebergTarget:
 
         if catalog.namespace_exists(self._settings.namespace):
             return
-        # Another worker may create it between the check and the create.
-        with contextlib.suppress(NamespaceAlreadyExistsError):
+        # Another worker may create it between the check and the create. The SQL catalog
+        # reports that race as a unique-constraint error rather than NamespaceAlreadyExistsError.
+        try:
             catalog.create_namespace(self._settings.namespace)
+        except NamespaceAlreadyExistsError:
+            return
+        except Exception:
+            if not catalog.namespace_exists(self._settings.namespace):
+                raise
 
     def _create_table(self, catalog: Catalog) -> Table | None:
         """Create the table in one transaction; None when someone else created it first."""
@@ -364,7 +376,7 @@ class IcebergTarget:
                     snapshot_id=previous.snapshot_id if previous else None,
                 )
             try:
-                snapshot = self._commit_once(table, paths, properties)
+                snapshot = self._commit_once(table, files, properties)
             # An unknown outcome is retried like a conflict: the next attempt finds the run id
             # if the commit did land.
             except (CommitFailedException, CommitStateUnknownException) as exc:
@@ -412,7 +424,9 @@ class IcebergTarget:
             "it is safe to repeat"
         )
 
-    def _commit_once(self, table: Table, paths: list[str], properties: dict[str, str]) -> Snapshot:
+    def _commit_once(
+        self, table: Table, files: Sequence[StagedFile], properties: dict[str, str]
+    ) -> Snapshot:
         from pyiceberg.table import Table, TableProperties, Transaction
 
         # pyiceberg retries conflicting appends on its own, but it would not re-check the run id,
@@ -428,7 +442,7 @@ class IcebergTarget:
             table.catalog,
         )
         tx = Transaction(view)
-        tx.add_files(paths, snapshot_properties=properties)
+        stage_load(tx, self._write_mode, files, properties, self._primary_key)
         mirror = {PROPERTY_LAST_RUN_ID: properties[SUMMARY_RUN_ID]}
         if SUMMARY_STATE in properties:
             mirror[PROPERTY_LAST_STATE] = properties[SUMMARY_STATE]
@@ -442,6 +456,31 @@ class IcebergTarget:
             )
         self._table = committed
         return snapshot
+
+    # -- orphans ----------------------------------------------------------------------------
+
+    def remove_orphans(self, older_than: dt.timedelta) -> list[str]:
+        """Delete staged files of runs that never committed, once older than ``older_than``.
+
+        Only files in dativo's run folders are candidates, and a file any snapshot still
+        references is kept (expiring snapshots is the table's own maintenance).
+        """
+        from airflow_provider_dativo.targets.storage import Storage
+
+        table = self.load_table()
+        root = table.properties.get("write.data.path") or f"{table.location().rstrip('/')}/data"
+        referenced = set(table.inspect.all_files().column("file_path").to_pylist())
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+        storage = Storage(io=table.io)
+        removed = []
+        for f in storage.list_files(root):
+            if "/_dativo_run=" not in f.path or f.path in referenced:
+                continue
+            if f.modified is not None and f.modified > cutoff:
+                continue  # may belong to a run still extracting
+            storage.delete(f.path)
+            removed.append(f.path)
+        return removed
 
     def _backoff(self, attempt: int) -> None:
         delay = self.retry_backoff_seconds * (2**attempt)
@@ -546,6 +585,7 @@ def _to_iceberg_schema(schema: pa.Schema) -> Schema:
 def _partition_spec(schema: Schema, partitioning: Sequence[PartitionSpecField]) -> PartitionSpec:
     from pyiceberg.partitioning import PartitionField, PartitionSpec
     from pyiceberg.transforms import (
+        BucketTransform,
         DayTransform,
         HourTransform,
         IdentityTransform,
@@ -553,7 +593,7 @@ def _partition_spec(schema: Schema, partitioning: Sequence[PartitionSpecField]) 
         YearTransform,
     )
 
-    transforms = {
+    transforms: dict[str, Any] = {
         "identity": IdentityTransform,
         "year": YearTransform,
         "month": MonthTransform,
@@ -565,7 +605,9 @@ def _partition_spec(schema: Schema, partitioning: Sequence[PartitionSpecField]) 
         PartitionField(
             source_id=schema.find_field(p.column).field_id,
             field_id=1000 + i,
-            transform=transforms[p.transform](),
+            transform=(
+                BucketTransform(p.buckets) if p.buckets is not None else transforms[p.transform]()
+            ),
             name=p.name,
         )
         for i, p in enumerate(partitioning)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import pyarrow as pa
 
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import JobSpec
     from airflow_provider_dativo.targets.base import Target
+    from airflow_provider_dativo.targets.staging import PartitionFieldLike
 
 
 def embedded_catalog(root: Path) -> dict[str, str]:
@@ -42,11 +46,68 @@ def iceberg_catalog_properties(root: Path, connection: Mapping[str, Any]) -> tup
     return name, props
 
 
-def _iceberg(job: JobSpec, connection: Mapping[str, Any]) -> Target:
-    from airflow_provider_dativo.contracts import arrow_schema
+@dataclass(frozen=True)
+class TableShape:
+    """What one table of a job looks like: the job's own table, or its quarantine table."""
+
+    table: str
+    schema: pa.Schema
+    partitioning: tuple[PartitionFieldLike, ...] = ()
+    properties: Mapping[str, str] = field(default_factory=dict)
+    write_mode: str = "append"
+    primary_key: tuple[str, ...] = ()
+
+    @classmethod
+    def of_job(cls, job: JobSpec) -> TableShape:
+        from airflow_provider_dativo.contracts import arrow_schema
+
+        return cls(job.table, arrow_schema(job.contract), tuple(job.contract.partitioning),
+                   job.contract.governance_properties(), job.write_mode,
+                   tuple(job.contract.primary_key))
+
+    @classmethod
+    def quarantine_of(cls, job: JobSpec) -> TableShape:
+        from airflow_provider_dativo.targets.quarantine import QUARANTINE_SCHEMA
+        from airflow_provider_dativo.targets.staging import PartitionSpecField
+
+        return cls(f"{job.table}_quarantine", QUARANTINE_SCHEMA,
+                   (PartitionSpecField("quarantined_at", "day"),),
+                   {**job.contract.governance_properties(), "dativo.quarantine-of": job.table})
+
+
+def _iceberg(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None
+             ) -> Target:
     from airflow_provider_dativo.targets.iceberg import IcebergSettings, IcebergTarget
 
     name, props = iceberg_catalog_properties(job.root, connection)
+    namespace = tenant_namespace(job, connection)
+    if shape is None:
+        check_job_write_mode(job)
+        shape = TableShape.of_job(job)
+    return IcebergTarget(
+        IcebergSettings(
+            catalog_name=name, catalog_properties=props, namespace=namespace, table=shape.table
+        ),
+        shape.schema,
+        partitioning=shape.partitioning,
+        table_properties=shape.properties,
+        write_mode=shape.write_mode,
+        primary_key=shape.primary_key,
+    )
+
+
+def check_job_write_mode(job: JobSpec) -> None:
+    """Refuse a write mode the job's contract cannot support, naming the job file and field."""
+    from airflow_provider_dativo.targets.iceberg_modes import check_write_mode
+
+    try:
+        check_write_mode(job.write_mode, job.contract.primary_key)
+    except TargetError as exc:
+        raise ConfigError([ConfigIssue(job.file, str(exc), None, "target.write_mode")]) from exc
+
+
+def tenant_namespace(job: JobSpec, connection: Mapping[str, Any]) -> str:
+    """The namespace (Iceberg) or folder (files) a job writes under: its tenant, or below it."""
     namespace = str(connection.get("namespace") or job.tenant_id)
     if namespace != job.tenant_id and not namespace.startswith(f"{job.tenant_id}."):
         # tenants are isolated: a job writes only under its own namespace
@@ -60,17 +121,95 @@ def _iceberg(job: JobSpec, connection: Mapping[str, Any]) -> Target:
                 )
             ]
         )
-    return IcebergTarget(
-        IcebergSettings(
-            catalog_name=name, catalog_properties=props, namespace=namespace, table=job.table
+    return namespace
+
+
+def file_table_root(job: JobSpec, connection: Mapping[str, Any], default: str,
+                    table: str | None = None) -> str:
+    """``<path>/<tenant folders>/<table>`` for targets made of plain files.
+
+    ``path`` is a local folder (relative to the config root) or a URI; an ``s3`` block with
+    bucket and prefix stands in for it, like the Iceberg warehouse.
+    """
+    path = connection.get("path")
+    s3 = connection.get("s3") or {}
+    if not path and s3.get("bucket"):
+        path = f"s3://{s3['bucket']}/{str(s3.get('prefix', '')).strip('/')}"
+    base = str(path or default).rstrip("/")
+    if "://" not in base and not Path(base).is_absolute():
+        base = str(job.root / base)
+    base = base.removeprefix("file://")
+    folders = tenant_namespace(job, connection).replace(".", "/")
+    return f"{base}/{folders}/{table or job.table}"
+
+
+def check_append_only(job: JobSpec) -> None:
+    if job.write_mode != "append":
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    job.file,
+                    f"target '{job.target.type}' only appends; write mode '{job.write_mode}' "
+                    "needs the iceberg target",
+                    None,
+                    "target.write_mode",
+                )
+            ]
+        )
+
+
+def _parquet(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None
+             ) -> Target:
+    from airflow_provider_dativo.targets.parquet import ParquetSettings, ParquetTarget
+
+    if shape is None:
+        check_append_only(job)
+        shape = TableShape.of_job(job)
+    return ParquetTarget(
+        ParquetSettings(
+            root=file_table_root(job, connection, ".dativo/parquet", shape.table),
+            table=f"{tenant_namespace(job, connection)}.{shape.table}",
+            storage={str(k): str(v) for k, v in (connection.get("storage") or {}).items()},
         ),
-        arrow_schema(job.contract),
-        partitioning=job.contract.partitioning,
-        table_properties=job.contract.governance_properties(),
+        shape.schema,
+        partitioning=shape.partitioning,
+        file_metadata=shape.properties,
     )
 
 
-TARGETS: dict[str, Callable[[JobSpec, Mapping[str, Any]], Target]] = {"iceberg": _iceberg}
+def _markdown_kv(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None
+                 ) -> Target:
+    from airflow_provider_dativo.targets.markdown_kv import MarkdownKVSettings, MarkdownKVTarget
+
+    check_append_only(job)
+    shape = shape or TableShape.of_job(job)
+    options = job.target_options.get("markdown_kv") or {}
+    try:
+        settings = MarkdownKVSettings.from_options(
+            root=file_table_root(job, connection, ".dativo/markdown_kv", shape.table),
+            table=f"{tenant_namespace(job, connection)}.{shape.table}",
+            columns=shape.schema.names,
+            options=options,
+            default_front_matter=shape.primary_key,
+            default_section=job.contract.name,
+            storage={str(k): str(v) for k, v in (connection.get("storage") or {}).items()},
+        )
+    except TargetError as exc:
+        raise ConfigError(
+            [ConfigIssue(job.file, str(exc), None, "target.options.markdown_kv")]
+        ) from exc
+    return MarkdownKVTarget(settings, shape.schema, file_metadata=shape.properties)
+
+
+QUARANTINE_TABLE_TARGETS = ("iceberg", "parquet")
+
+TargetFactory = Callable[..., "Target"]  # (job, resolved connection, shape=None) -> Target
+
+TARGETS: dict[str, TargetFactory] = {
+    "iceberg": _iceberg,
+    "parquet": _parquet,
+    "markdown_kv": _markdown_kv,
+}
 
 
 def open_target(job: JobSpec, connection: Mapping[str, Any]) -> Target:
@@ -81,3 +220,16 @@ def open_target(job: JobSpec, connection: Mapping[str, Any]) -> Target:
             f"dativo (available: {', '.join(sorted(TARGETS))})"
         )
     return factory(job, connection)
+
+
+def open_quarantine_target(job: JobSpec, connection: Mapping[str, Any]) -> Target | None:
+    """The job's quarantine table, when ``target.options.quarantine_table`` asks for one."""
+    if not job.target_options.get("quarantine_table"):
+        return None
+    factory = TARGETS.get(job.target.type)
+    if factory is None or job.target.type not in QUARANTINE_TABLE_TARGETS:
+        raise ConfigError([ConfigIssue(
+            job.file, f"target '{job.target.type}' cannot keep a quarantine table (available "
+            f"for: {', '.join(QUARANTINE_TABLE_TARGETS)}); remove quarantine_table",
+            None, "target.options.quarantine_table")])
+    return cast("Target", factory(job, connection, shape=TableShape.quarantine_of(job)))

@@ -11,14 +11,15 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, cast
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +33,7 @@ TRANSFORMS = ("identity", "year", "month", "day", "hour")
 # Iceberg SQL spells the temporal transforms in the plural; contracts written by hand use both.
 _TRANSFORM_ALIASES = {"years": "year", "months": "month", "days": "day", "hours": "hour"}
 
+_BUCKET = re.compile(r"^bucket\[([1-9][0-9]*)\]$")
 _EPOCH_DATE = _dt.date(1970, 1, 1)
 _MICROS_PER_HOUR = 3_600_000_000
 
@@ -54,19 +56,27 @@ class PartitionSpecField:
     transform: str = "identity"
 
     def __post_init__(self) -> None:
-        normalized = self.transform.strip().lower()
+        normalized = self.transform.strip().lower().replace(" ", "")
         normalized = _TRANSFORM_ALIASES.get(normalized, normalized)
-        if normalized not in TRANSFORMS:
+        if normalized not in TRANSFORMS and not _BUCKET.match(normalized):
             raise TargetError(
                 f"partition column {self.column!r}: unknown transform {self.transform!r}; "
-                f"use one of {', '.join(TRANSFORMS)}"
+                f"use one of {', '.join(TRANSFORMS)} or bucket[N]"
             )
         object.__setattr__(self, "transform", normalized)
 
     @property
     def name(self) -> str:
         """The Iceberg partition field name, which is also the key in ``StagedFile.partition``."""
-        return self.column if self.transform == "identity" else f"{self.column}_{self.transform}"
+        if self.transform == "identity":
+            return self.column
+        return f"{self.column}_{self.transform.split('[')[0]}"
+
+    @property
+    def buckets(self) -> int | None:
+        """N of a ``bucket[N]`` transform, else None."""
+        match = _BUCKET.match(self.transform)
+        return int(match.group(1)) if match else None
 
     @classmethod
     def of(cls, spec: PartitionFieldLike) -> PartitionSpecField:
@@ -100,6 +110,14 @@ def resolve_partitioning(
                 raise TargetError(
                     f"partition column {spec.column!r} has nested type {col_type}; "
                     "only primitive columns can be partitioned"
+                )
+        elif spec.buckets is not None:
+            if not (pa.types.is_integer(col_type) or pa.types.is_decimal(col_type)
+                    or pa.types.is_string(col_type) or pa.types.is_large_string(col_type)
+                    or pa.types.is_binary(col_type) or pa.types.is_temporal(col_type)):
+                raise TargetError(
+                    f"partition column {spec.column!r}: transform {spec.transform!r} needs an "
+                    f"integer, decimal, string, binary, date or timestamp column, not {col_type}"
                 )
         elif spec.transform == "hour":
             if not pa.types.is_timestamp(col_type):
@@ -202,6 +220,9 @@ class StagedParquetWriter:
         compression: str = "zstd",
         max_open_files: int = 64,
         max_buffered_rows: int | None = None,
+        hive_partitions: bool = False,
+        file_prefix: str = "part",
+        file_metadata: Mapping[str, str] | None = None,
     ) -> None:
         if target_file_rows < 1 or row_group_rows < 1 or max_open_files < 1:
             raise ValueError("target_file_rows, row_group_rows and max_open_files must be >= 1")
@@ -209,6 +230,13 @@ class StagedParquetWriter:
         self._location = location.rstrip("/")
         self._schema = schema
         self._file_schema = parquet_file_schema(schema)
+        if file_metadata:
+            # key-value metadata in every file footer (governance for readers of plain Parquet)
+            self._file_schema = self._file_schema.with_metadata(
+                {str(k): str(v) for k, v in file_metadata.items()}
+            )
+        self._hive = hive_partitions
+        self._file_prefix = file_prefix
         self._partitioning = resolve_partitioning(schema, partition_by)
         self._partition_indices = [schema.get_field_index(p.column) for p in self._partitioning]
         self._required = [i for i, f in enumerate(schema) if not f.nullable]
@@ -344,7 +372,7 @@ class StagedParquetWriter:
                     f"column {self._schema.field(i).name!r} is required but the batch holds "
                     f"{batch.column(i).null_count} null(s)"
                 )
-        if not batch.schema.equals(self._file_schema):
+        if not batch.schema.equals(self._file_schema, check_metadata=False):
             # Only timestamp unit/zone differ from the declared types here; Iceberg v2 keeps
             # microseconds, so finer precision is truncated the same way pyiceberg's own
             # downcast option does.
@@ -422,7 +450,10 @@ class StagedParquetWriter:
             oldest = next(iter(self._open))
             self._finish(self._open[oldest])
             del self._open[oldest]
-        path = f"{self._location}/part-{self._file_seq:05d}-{uuid.uuid4().hex}.parquet"
+        folder = self._location
+        if self._hive:
+            folder += "".join(f"/{name}={_hive_value(v)}" for name, v in partition.items())
+        path = f"{folder}/{self._file_prefix}-{self._file_seq:05d}-{uuid.uuid4().hex}.parquet"
         self._file_seq += 1
         open_file = _OpenFile(path=path, partition=partition)
         self._open[key] = open_file
@@ -469,12 +500,29 @@ class StagedParquetWriter:
         )
 
 
+def _hive_value(value: Any) -> str:
+    """A Hive-style path segment value: escaped like Hive escapes it, nulls spelled as Hive does."""
+    if value is None:
+        return "__HIVE_DEFAULT_PARTITION__"
+    return quote(str(value), safe="")
+
+
 def _partition_key(column: pa.Array, transform: str) -> pa.Array:
     """The Iceberg partition value of every row, computed column-at-a-time."""
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if transform == "identity":
         return column
+    bucket = _BUCKET.match(transform)
+    if bucket:
+        from pyiceberg.transforms import BucketTransform
+
+        # Iceberg's own hash (Murmur3 on the value's canonical bytes), so readers prune alike
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.timestamp("us", tz=column.type.tz))
+        if pa.types.is_integer(column.type) and column.type != pa.int64():
+            column = column.cast(pa.int64())
+        return BucketTransform(int(bucket.group(1))).pyarrow_transform(None)(column)  # type: ignore[arg-type]
     if pa.types.is_timestamp(column.type):
         # Iceberg defines temporal transforms on UTC; dropping the zone keeps the UTC instant
         # and stops the calendar functions from using the zone's local time.

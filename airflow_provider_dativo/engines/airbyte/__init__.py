@@ -1,0 +1,40 @@
+"""The ``airbyte`` engine: Airbyte connectors (Docker image or local executable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow_provider_dativo.engines.airbyte.source import AirbyteSource
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
+
+__all__ = ["AirbyteSource", "from_job", "from_recipe"]
+
+
+def secret_values(names: tuple[str, ...]) -> list[str]:
+    """Values of the env vars a recipe names as secrets: masked wherever we log."""
+    return [os.environ[n] for n in names if os.environ.get(n)]
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
+                batch_size: int = 65536, cursor_field: str | None = None) -> AirbyteSource:
+    from airflow_provider_dativo.engines.launchers import launcher_for
+
+    engine = recipe.engine("airbyte")
+    return AirbyteSource(launcher_for(root, recipe, "airbyte"), connection,
+                         connector=recipe.type, batch_size=batch_size,
+                         secrets=secret_values(recipe.secret_envs),
+                         cache_dir=root / ".dativo" / "cache", cursor_field=cursor_field,
+                         sync_mode=engine.options.get("sync_mode"))
+
+
+def from_job(job: JobSpec, connection: dict) -> AirbyteSource:
+    """The engine registry's entry point: the job's source recipe with its connection."""
+    wanted = job.source_object or job.contract.name
+    cursor = job.incremental.cursor_field if job.incremental else next(
+        (o.cursor_field for o in job.source.objects if o.name == wanted), None)
+    return from_recipe(job.root, job.source, connection, batch_size=job.batch_size,
+                       cursor_field=cursor)

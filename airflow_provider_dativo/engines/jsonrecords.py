@@ -1,0 +1,105 @@
+"""JSON records from connector protocols (Airbyte, Singer) into typed Arrow batches.
+
+Columns are typed from the stream's JSON schema; the contract check in the runner then conforms
+them to the asset contract, which wins where the two differ. A value that does not fit its
+declared type turns the whole column of that batch into text, so the contract check rejects
+only the rows that are really wrong instead of the batch failing to build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+_SCALARS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
+            "string": pa.string()}
+
+
+def json_type_to_arrow(prop: Mapping[str, Any]) -> pa.DataType:
+    """Arrow type of one JSON-schema property; nested or ambiguous values travel as JSON text."""
+    declared = prop.get("type", "string")
+    types = [declared] if isinstance(declared, str) else list(declared)
+    types = [t for t in types if t != "null"]
+    if len(types) != 1:
+        return pa.string()
+    if types[0] == "number" and prop.get("airbyte_type") == "integer":
+        return pa.int64()
+    return _SCALARS.get(types[0], pa.string())
+
+
+def arrow_schema_of(json_schema: Mapping[str, Any]) -> pa.Schema:
+    props = json_schema.get("properties") or {}
+    return pa.schema([(name, json_type_to_arrow(p if isinstance(p, Mapping) else {}))
+                      for name, p in props.items()])
+
+
+def _declared_text(prop: Any) -> bool:
+    """Whether a property is a plain JSON string (else its text form is JSON)."""
+    if not isinstance(prop, Mapping):
+        return False
+    declared = prop.get("type", "string")
+    types = [declared] if isinstance(declared, str) else [t for t in declared if t != "null"]
+    return types == ["string"]
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
+    if type_ == pa.string():
+        return pa.array([_as_text(v) for v in values], pa.string())
+    try:
+        return pa.array(values, type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([_as_text(v) for v in values], pa.string())
+
+
+class RecordBuffer:
+    """Collects one stream's records and turns them into a batch of at most ``size`` rows."""
+
+    def __init__(self, json_schema: Mapping[str, Any], size: int) -> None:
+        self.schema = arrow_schema_of(json_schema)
+        self.size = size
+        self.rows: list[dict[str, Any]] = []
+        props = json_schema.get("properties") or {}
+        # text columns that hold objects, arrays or mixed types: serialised before building
+        self.as_json = [f.name for f in self.schema
+                        if f.type == pa.string() and not _declared_text(props.get(f.name))]
+
+    def add(self, record: dict[str, Any]) -> bool:
+        """Keep a record; True when the buffer is full and should be flushed."""
+        self.rows.append(record)
+        return len(self.rows) >= self.size
+
+    def flush(self) -> pa.RecordBatch | None:
+        rows, self.rows = self.rows, []
+        if not rows:
+            return None
+        if len(self.schema):
+            batch = self._fast(rows)
+            if batch is not None:
+                return batch
+        names = list(self.schema.names)
+        if not names:  # a stream that declares no properties: keep what the records carry
+            names = list(dict.fromkeys(k for r in rows for k in r))
+        types = {f.name: f.type for f in self.schema}
+        arrays = [_column([r.get(n) for r in rows], types.get(n, pa.string())) for n in names]
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+    def _fast(self, rows: list[dict[str, Any]]) -> pa.RecordBatch | None:
+        """The whole batch built by Arrow at once; None when a value does not fit its type."""
+        for name in self.as_json:
+            for row in rows:
+                value = row.get(name)
+                if value is not None and not isinstance(value, str):
+                    row[name] = orjson.dumps(value).decode()
+        try:
+            return pa.RecordBatch.from_pylist(rows, schema=self.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            return None

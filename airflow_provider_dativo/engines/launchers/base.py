@@ -1,0 +1,113 @@
+"""How a connector process starts, separate from the protocol it speaks.
+
+A protocol (Airbyte, Singer) builds a command line whose file arguments are ``FileArg``s; the
+launcher writes those files where the process can read them (a private temp dir, or a read-only
+mount inside a container), starts the process and hands back its stdout lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+log = logging.getLogger("airflow_provider_dativo.connector")
+
+STDERR_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class FileArg:
+    """A command-line argument that is the path of a file the launcher provides."""
+
+    name: str
+
+
+Arg = str | FileArg
+
+
+class Masker:
+    """Replaces secret values in text before it reaches a log or an error message."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for value in secrets:
+            # very short values would mask ordinary words; they are not real secrets anyway
+            if isinstance(value, str) and len(value) >= 4 and value not in self._secrets:
+                self._secrets.append(value)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self._secrets:
+            if value in text:
+                text = text.replace(value, "***")
+        return text
+
+
+class StderrTail:
+    """Logs a connector's stderr line by line (masked) and keeps the last lines for errors."""
+
+    def __init__(self, name: str, mask: Masker) -> None:
+        self.name = name
+        self.mask = mask
+        self.lines: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+
+    def feed(self, raw: bytes | str) -> None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        text = self.mask(text.rstrip("\r\n"))
+        if text:
+            self.lines.append(text)
+            log.info("[%s] %s", self.name, text)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class ConnectorProcess(Protocol):
+    def lines(self) -> Iterator[bytes]:
+        """The process's stdout, one line at a time (without its newline), until it closes."""
+
+    def wait(self) -> int:
+        """Exit code once the process has ended."""
+
+    def stderr_tail(self) -> str:
+        """The last lines the process wrote to stderr, secrets masked."""
+
+    def kill(self) -> None: ...
+
+
+class Launcher(Protocol):
+    name: str
+
+    def start(self, args: Sequence[Arg], files: Mapping[str, bytes],
+              mask: Masker) -> AbstractContextManager[ConnectorProcess]:
+        """Start the connector with ``args``; ``files`` are the contents of its ``FileArg``s."""
+
+    def describe(self) -> str:
+        """What runs, for messages (image or command), never with secrets."""
+
+
+# processes started by any launcher in this process, so a killed task stops its connectors
+_running: set[ConnectorProcess] = set()
+_running_lock = threading.Lock()
+
+
+def track(process: ConnectorProcess, running: bool) -> None:
+    with _running_lock:
+        (_running.add if running else _running.discard)(process)
+
+
+def stop_running() -> int:
+    """Stop every connector process still running (the operators' ``on_kill``)."""
+    with _running_lock:
+        processes = list(_running)
+    for process in processes:
+        process.kill()
+    return len(processes)

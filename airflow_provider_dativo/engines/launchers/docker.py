@@ -1,0 +1,226 @@
+"""Runs a connector image through the Docker engine (the docker SDK, as the Docker provider does).
+
+Config, catalog and state are written to a private temp dir that is mounted read-only at
+``/dativo``; the connector reads them there. Only the container spec and the stream handling
+live here: everything the connector says is handled by the same protocol code as the local
+launcher.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_dativo.engines.launchers.base import (
+    Arg,
+    FileArg,
+    Masker,
+    StderrTail,
+    track,
+)
+from airflow_provider_dativo.errors import EngineError
+
+MOUNT = "/dativo"
+PULL_POLICIES = ("always", "if_not_present", "never")
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """Container settings from the recipe's engine ``options`` (all optional)."""
+
+    cpus: float | None = None
+    memory: str | None = None  # docker's notation: "2g", "512m"
+    network_mode: str | None = None
+    pull: str = "if_not_present"
+    auto_remove: bool = True
+    user: str | None = None  # uid[:gid] the connector runs as; files are handed to it if root
+    env: Mapping[str, str] = field(default_factory=dict)
+    stop_timeout_s: int = 10
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> DockerSettings:
+        docker = dict(options.get("docker") or {})
+        pull = docker.get("pull", "if_not_present")
+        if pull not in PULL_POLICIES:
+            raise EngineError(f"docker.pull must be one of {', '.join(PULL_POLICIES)}, "
+                              f"not '{pull}'")
+        return cls(cpus=docker.get("cpus"), memory=docker.get("memory"),
+                   network_mode=docker.get("network_mode"), pull=pull,
+                   auto_remove=bool(docker.get("auto_remove", True)), user=docker.get("user"),
+                   env={str(k): str(v) for k, v in (docker.get("env") or {}).items()})
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Whole lines from a stream of arbitrary chunks (the Docker API does not align them)."""
+    rest = b""
+    for chunk in chunks:
+        rest += chunk
+        if b"\n" not in chunk:
+            continue
+        *whole, rest = rest.split(b"\n")
+        yield from whole
+    if rest:
+        yield rest
+
+
+def container_spec(image: str, args: Sequence[Arg], host_dir: str,
+                   settings: DockerSettings) -> dict[str, Any]:
+    """Keyword arguments for ``client.containers.create``."""
+    spec: dict[str, Any] = {
+        "image": image,
+        "command": [f"{MOUNT}/{a.name}" if isinstance(a, FileArg) else a for a in args],
+        "volumes": {host_dir: {"bind": MOUNT, "mode": "ro"}},
+        "environment": dict(settings.env),
+        "auto_remove": settings.auto_remove,
+        "stdin_open": False,
+        "tty": False,  # a TTY would merge stderr into stdout and mangle the protocol
+    }
+    if settings.cpus:
+        spec["nano_cpus"] = int(settings.cpus * 1e9)
+    if settings.memory:
+        spec["mem_limit"] = settings.memory
+    if settings.network_mode:
+        spec["network_mode"] = settings.network_mode
+    if settings.user:
+        spec["user"] = settings.user
+    return spec
+
+
+class DockerProcess:
+    def __init__(self, container: Any, tail: StderrTail, stop_timeout_s: int) -> None:
+        self.container = container
+        self._tail = tail
+        self._stop_timeout_s = stop_timeout_s
+        # attached before the start, so nothing is lost however fast the connector exits,
+        # even when the container removes itself
+        self._stdout = container.attach(stdout=True, stderr=False, stream=True, logs=True)
+        self._stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
+        self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._reader.start()
+        container.start()
+
+    def _drain_stderr(self) -> None:
+        for line in split_lines(self._stderr):
+            self._tail.feed(line)
+
+    def lines(self) -> Iterator[bytes]:
+        return split_lines(self._stdout)
+
+    def wait(self) -> int:
+        code = int(self.container.wait().get("StatusCode", 1))
+        self._reader.join(timeout=5)
+        return code
+
+    def stderr_tail(self) -> str:
+        return self._tail.text()
+
+    def kill(self) -> None:
+        with suppress(Exception):
+            self.container.stop(timeout=self._stop_timeout_s)
+
+
+# set by the Airflow hook for the duration of a task, so connectors run on the Docker
+# connection the task names instead of the environment's DOCKER_HOST
+CLIENT_FACTORY: ContextVar[Callable[[], Any] | None] = ContextVar("dativo_docker_client",
+                                                                  default=None)
+
+
+def _docker_client() -> Any:
+    override = CLIENT_FACTORY.get()
+    if override is not None:
+        return override()
+    try:
+        import docker
+    except ImportError as exc:
+        raise EngineError("the docker launcher needs the docker SDK: pip install docker "
+                          "(or apache-airflow-providers-docker)") from exc
+    try:
+        return docker.from_env()
+    except Exception as exc:
+        raise EngineError(f"no Docker engine reachable ({exc}); start Docker or set "
+                          "DOCKER_HOST, or run the connector with a local command") from exc
+
+
+class DockerLauncher:
+    name = "docker"
+
+    def __init__(self, image: str, settings: DockerSettings | None = None, *,
+                 client_factory: Callable[[], Any] = _docker_client) -> None:
+        self.image = image
+        self.settings = settings or DockerSettings()
+        self.client_factory = client_factory
+        self.running: DockerProcess | None = None
+
+    def describe(self) -> str:
+        return f"docker image {self.image}"
+
+    def _ensure_image(self, client: Any) -> None:
+        if self.settings.pull == "always":
+            client.images.pull(self.image)
+        elif self.settings.pull == "if_not_present":
+            try:
+                client.images.get(self.image)
+            except Exception:
+                client.images.pull(self.image)
+
+    def _private_dir(self, files: Mapping[str, bytes]) -> str:
+        folder = Path(tempfile.mkdtemp(prefix="dativo-connector-"))
+        uid = _uid(self.settings.user)
+        # the container's user must read the files; when we can, hand them to that user only,
+        # else make them readable without making the folder listable
+        private = uid is not None and os.geteuid() == 0
+        for name, content in files.items():
+            path = folder / name
+            path.write_bytes(content)
+            if private:
+                os.chown(path, uid, -1)  # type: ignore[arg-type]
+            path.chmod(0o600 if private else 0o644)
+        if private:
+            os.chown(folder, uid, -1)  # type: ignore[arg-type]
+        else:
+            folder.chmod(0o711)
+        return str(folder)
+
+    @contextmanager
+    def start(self, args: Sequence[Arg], files: Mapping[str, bytes],
+              mask: Masker) -> Iterator[DockerProcess]:
+        client = self.client_factory()
+        folder = self._private_dir(files)
+        try:
+            self._ensure_image(client)
+            container = client.containers.create(
+                **container_spec(self.image, args, folder, self.settings))
+            process = DockerProcess(container, StderrTail(self.image, mask),
+                                    self.settings.stop_timeout_s)
+            self.running = process
+            track(process, True)
+            try:
+                yield process
+            finally:
+                track(process, False)
+                self.running = None
+                process.kill()
+                if not self.settings.auto_remove:
+                    with suppress(Exception):
+                        container.remove(force=True)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def on_kill(self) -> None:
+        """Stop the running container (the operator's ``on_kill``)."""
+        if self.running is not None:
+            self.running.kill()
+
+
+def _uid(user: str | None) -> int | None:
+    if user and user.split(":")[0].isdigit():
+        return int(user.split(":")[0])
+    return None

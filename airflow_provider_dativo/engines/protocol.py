@@ -1,0 +1,103 @@
+"""What the Airbyte and Singer engines share: running one connector command and reading its
+stdout as newline-delimited JSON messages, with logs masked and failures named."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from airflow_provider_dativo.engines.launchers import Arg, Launcher, Masker
+from airflow_provider_dativo.errors import EngineError
+
+log = logging.getLogger("airflow_provider_dativo.connector")
+
+LOG_TAIL_LINES = 10
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A stdout line that should have been a message and is not; kept verbatim."""
+
+    line: int
+    raw: str
+    reason: str
+
+
+class Session:
+    """One connector command. Iterate ``messages()``; failures raise when the process ends."""
+
+    def __init__(self, launcher: Launcher, mask: Masker, connector: str, command: str) -> None:
+        self.launcher = launcher
+        self.mask = mask
+        self.connector = connector
+        self.command = command
+        self.error: str | None = None  # the connector's own failure message, when it sent one
+        self.logs: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+
+    def log(self, level: int, text: str) -> None:
+        text = self.mask(text)
+        self.logs.append(text)
+        log.log(level, "[%s] %s", self.connector, text)
+
+    def fail(self, message: str) -> None:
+        """Remember the connector's own error; the first one is the cause, later ones follow."""
+        self.error = self.mask(message) if self.error is None else self.error
+
+    def messages(self, args: Sequence[Arg],
+                 files: Mapping[str, bytes]) -> Iterator[dict[str, Any] | BadLine]:
+        with self.launcher.start(args, files, self.mask) as process:
+            for number, raw in enumerate(process.lines(), 1):
+                text = raw.strip()
+                if not text:
+                    continue
+                try:
+                    message = orjson.loads(text)
+                except orjson.JSONDecodeError as exc:
+                    if text[:1] != b"{":
+                        # connectors may print stray non-JSON lines; those are not messages
+                        self.log(logging.INFO, text.decode("utf-8", "replace")[:2000])
+                        continue
+                    yield BadLine(number, text.decode("utf-8", "replace"),
+                                  f"stdout line {number}: not valid JSON ({exc.msg})")
+                    continue
+                if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                    yield BadLine(number, text.decode("utf-8", "replace"),
+                                  f"stdout line {number}: a JSON value without a message type")
+                    continue
+                yield message
+            code = process.wait()
+            stderr = process.stderr_tail()
+        if self.error is not None or code != 0:
+            raise EngineError(self._failure(code, stderr))
+
+    def output(self, args: Sequence[Arg], files: Mapping[str, bytes],
+               limit: int = 256 << 20) -> bytes:
+        """The whole stdout of a command that prints one document (Singer's ``--discover``)."""
+        chunks: list[bytes] = []
+        size = 0
+        with self.launcher.start(args, files, self.mask) as process:
+            for raw in process.lines():
+                size += len(raw)
+                if size > limit:
+                    raise EngineError(f"{self.connector} {self.command} printed more than "
+                                      f"{limit >> 20} MiB")
+                chunks.append(raw)
+            code = process.wait()
+            stderr = process.stderr_tail()
+        if code != 0:
+            raise EngineError(self._failure(code, stderr))
+        return b"".join(chunks)
+
+    def _failure(self, code: int, stderr: str) -> str:
+        head = f"{self.connector} {self.command} failed"
+        detail = self.error if self.error is not None else f"exit code {code}"
+        context = stderr or "\n".join(self.logs)
+        text = f"{head}: {detail}"
+        if context and self.error is None:
+            text += f"\nlast output of {self.launcher.describe()}:\n{context[-3000:]}"
+        return self.mask(text)

@@ -1,0 +1,29 @@
+"""The ``singer`` engine: Singer taps, run by any launcher (usually a local executable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow_provider_dativo.engines.singer.source import SingerSource
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
+
+__all__ = ["SingerSource", "from_job", "from_recipe"]
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
+                batch_size: int = 65536) -> SingerSource:
+    from airflow_provider_dativo.engines.airbyte import secret_values
+    from airflow_provider_dativo.engines.launchers import launcher_for
+
+    engine = recipe.engine("singer")
+    return SingerSource(launcher_for(root, recipe, "singer"), connection, connector=recipe.type,
+                        batch_size=batch_size, secrets=secret_values(recipe.secret_envs),
+                        catalog_flag=str(engine.options.get("catalog_flag", "--catalog")))
+
+
+def from_job(job: JobSpec, connection: dict) -> SingerSource:
+    """The engine registry's entry point: the job's source recipe with its connection."""
+    return from_recipe(job.root, job.source, connection, batch_size=job.batch_size)

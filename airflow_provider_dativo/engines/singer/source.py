@@ -1,0 +1,197 @@
+"""The Singer protocol: a tap with ``--config``, ``--discover``, ``--catalog`` and ``--state``.
+
+stdout carries SCHEMA, RECORD, STATE (and BATCH, ACTIVATE_VERSION) messages; stderr is the tap's
+log. Records become Arrow batches typed from the stream's SCHEMA message; the last STATE is
+handed to the runner after the records before it, and given back as ``--state`` next run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import orjson
+
+from airflow_provider_dativo.engines.base import (
+    CheckStatus,
+    ReadItem,
+    RejectedRecords,
+    StateUpdate,
+    StreamInfo,
+)
+from airflow_provider_dativo.engines.jsonrecords import RecordBuffer
+from airflow_provider_dativo.engines.launchers import FileArg, Launcher, Masker
+from airflow_provider_dativo.engines.protocol import BadLine, Session
+from airflow_provider_dativo.errors import EngineError
+
+CONFIG = FileArg("config.json")
+
+
+def stream_id(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("tap_stream_id") or entry.get("stream"))
+
+
+def _root_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
+    for item in entry.get("metadata") or ():
+        if not item.get("breadcrumb"):
+            return dict(item.get("metadata") or {})
+    return {}
+
+
+def select(catalog: Mapping[str, Any], wanted: str) -> dict[str, Any]:
+    """The discovered catalog with only ``wanted`` selected (stream-level metadata)."""
+    streams = []
+    for entry in catalog.get("streams") or ():
+        entry = dict(entry)
+        chosen = stream_id(entry) == wanted
+        metadata = [dict(m) for m in entry.get("metadata") or () if m.get("breadcrumb")]
+        metadata.insert(0, {"breadcrumb": [],
+                            "metadata": {**_root_metadata(entry), "selected": chosen}})
+        entry["metadata"] = metadata
+        entry["selected"] = chosen  # older taps read the flag from the entry itself
+        streams.append(entry)
+    return {"streams": streams}
+
+
+def stream_info(entry: Mapping[str, Any]) -> StreamInfo:
+    meta = _root_metadata(entry)
+    props = (entry.get("schema") or {}).get("properties") or {}
+    cursor = entry.get("replication_key") or meta.get("valid-replication-keys") or ()
+    cursor = (cursor,) if isinstance(cursor, str) else tuple(cursor)
+    keys = entry.get("key_properties") or meta.get("table-key-properties") or ()
+    method = entry.get("replication_method") or meta.get("forced-replication-method")
+    return StreamInfo(
+        name=stream_id(entry),
+        columns={n: "|".join(p["type"]) if isinstance(p.get("type"), list)
+                 else str(p.get("type", "?")) for n, p in props.items()
+                 if isinstance(p, Mapping)},
+        cursor_fields=cursor, primary_key=tuple(keys),
+        supports_incremental=method == "INCREMENTAL" or bool(cursor))
+
+
+def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
+    """Lines of the local JSONL files a BATCH message points to."""
+    encoding = message.get("encoding") or {}
+    if encoding.get("format", "jsonl") != "jsonl":
+        raise EngineError(f"BATCH format '{encoding.get('format')}' is not supported (jsonl is)")
+    for uri in message.get("manifest") or ():
+        parsed = urlparse(str(uri))
+        if parsed.scheme not in ("", "file"):
+            raise EngineError(f"BATCH file {uri}: only local files are supported")
+        path = unquote(parsed.path)
+        opener = gzip.open if encoding.get("compression") == "gzip" else open
+        with opener(path, "rb") as handle:
+            yield from handle
+
+
+class SingerSource:
+    def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
+                 batch_size: int = 65536, secrets: Sequence[str] = (),
+                 catalog_flag: str = "--catalog") -> None:
+        self.launcher = launcher
+        self.config = dict(config)
+        self.connector = connector
+        self.batch_size = batch_size
+        self.mask = Masker(secrets)
+        self.catalog_flag = catalog_flag
+
+    def _files(self) -> dict[str, bytes]:
+        return {"config.json": orjson.dumps(self.config)}
+
+    def catalog(self) -> dict[str, Any]:
+        session = Session(self.launcher, self.mask, self.connector, "--discover")
+        text = session.output(["--config", CONFIG, "--discover"], self._files())
+        try:
+            catalog = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise EngineError(f"{self.connector} --discover did not print a JSON catalog "
+                              f"({exc.msg})") from exc
+        if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
+            raise EngineError(f"{self.connector} --discover printed no 'streams' list")
+        return catalog
+
+    def discover(self) -> list[StreamInfo]:
+        return [stream_info(e) for e in self.catalog()["streams"]]
+
+    def check(self) -> CheckStatus:
+        # Singer has no check command; a discover proves the config and the connection
+        streams = self.discover()
+        return CheckStatus(ok=True, message=f"discover found {len(streams)} stream(s): "
+                           + ", ".join(s.name for s in streams))
+
+    def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
+        catalog = self.catalog()
+        entries = {stream_id(e): e for e in catalog["streams"]}
+        if stream not in entries:
+            raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
+                              f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
+                              "source.object or the asset's object")
+        files = {**self._files(), "catalog.json": orjson.dumps(select(catalog, stream))}
+        args: list[Any] = ["--config", CONFIG, self.catalog_flag, FileArg("catalog.json")]
+        saved = (state or {}).get("singer")
+        if saved is not None:
+            files["state.json"] = orjson.dumps(saved)
+            args += ["--state", FileArg("state.json")]
+        yield from self._read(args, files, stream, entries[stream].get("schema") or {})
+
+    def _read(self, args: list[Any], files: dict[str, bytes], stream: str,
+              schema: Mapping[str, Any]) -> Iterator[ReadItem]:
+        session = Session(self.launcher, self.mask, self.connector, "sync")
+        buffer = RecordBuffer(schema, self.batch_size)
+        latest: Any = None
+        state_pending = False
+        bad_raw: list[str] = []
+        bad_reasons: list[str] = []
+
+        def flush() -> Iterator[ReadItem]:
+            nonlocal state_pending
+            batch = buffer.flush()
+            if batch is not None:
+                yield batch
+            if bad_raw:
+                yield RejectedRecords(tuple(bad_raw), tuple(bad_reasons))
+                bad_raw.clear()
+                bad_reasons.clear()
+            if state_pending:
+                state_pending = False
+                yield StateUpdate({"singer": latest})
+
+        def own(name: Any) -> None:
+            if name != stream:
+                raise EngineError(
+                    f"{self.connector} sent data for stream '{name}', which the catalog does "
+                    f"not select (it selects '{stream}'); nothing was committed")
+
+        for message in session.messages(args, files):
+            if isinstance(message, BadLine):
+                bad_raw.append(message.raw)
+                bad_reasons.append(f"{self.connector}: {message.reason}")
+                continue
+            kind = message["type"]
+            if kind == "RECORD":
+                record = message.get("record")
+                if not isinstance(record, Mapping):
+                    bad_raw.append(orjson.dumps(message).decode())
+                    bad_reasons.append(f"{self.connector}: RECORD without a record object")
+                    continue
+                own(message.get("stream"))
+                if buffer.add(record):
+                    yield from flush()
+            elif kind == "SCHEMA":
+                own(message.get("stream"))
+                yield from flush()  # rows so far keep the schema they arrived under
+                buffer = RecordBuffer(message.get("schema") or schema, self.batch_size)
+            elif kind == "STATE":
+                latest = message.get("value")
+                state_pending = True
+            elif kind == "BATCH":
+                own(message.get("stream"))
+                for line in batch_lines(message):
+                    if line.strip() and buffer.add(orjson.loads(line)):
+                        yield from flush()
+            else:  # ACTIVATE_VERSION and future types carry no rows
+                session.log(logging.DEBUG, f"{kind} message")
+        yield from flush()

@@ -1,0 +1,160 @@
+"""Commit markers for targets made of plain files (Parquet, Markdown-KV).
+
+A run's data files are written first; its marker — the list of files, row counts, the new state
+and the run id — is written last, as one object. A run without a marker never happened for
+readers and for the next extract, whatever files it left behind, and a repeated run id finds
+its marker and does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from airflow_provider_dativo.errors import TargetError
+from airflow_provider_dativo.targets.base import CommitResult, StagedFile
+from airflow_provider_dativo.targets.iceberg import safe_run_id
+from airflow_provider_dativo.targets.storage import Storage
+
+log = logging.getLogger(__name__)
+
+COMMITS = "_dativo/commits"
+MARKER_VERSION = 1
+
+
+class CommitLog:
+    """The markers of one table folder, under ``<root>/_dativo/commits/``."""
+
+    def __init__(self, storage: Storage, root: str, table: str) -> None:
+        self.storage = storage
+        self.root = root.rstrip("/")
+        self.table = table
+
+    @property
+    def folder(self) -> str:
+        return f"{self.root}/{COMMITS}"
+
+    def marker_path(self, run_id: str) -> str:
+        return f"{self.folder}/{safe_run_id(run_id)}.json"
+
+    def marker(self, run_id: str) -> dict[str, Any] | None:
+        path = self.marker_path(run_id)
+        if not self.storage.exists(path):
+            return None
+        marker = self._read(path)
+        return marker if marker.get("run_id") == run_id else None
+
+    def markers(self) -> list[dict[str, Any]]:
+        """Every commit, oldest first."""
+        found = [
+            self._read(f.path)
+            for f in self.storage.list_files(self.folder)
+            if f.path.endswith(".json")
+        ]
+        return sorted(found, key=lambda m: (m.get("committed_at", ""), m.get("run_id", "")))
+
+    def latest_state(self) -> dict[str, Any] | None:
+        for marker in reversed(self.markers()):
+            if marker.get("state") is not None:
+                return dict(marker["state"])
+        return None
+
+    def committed_paths(self) -> list[str]:
+        return [self.absolute(f["path"]) for m in self.markers() for f in m.get("files", [])]
+
+    def absolute(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    def commit(
+        self,
+        files: Sequence[StagedFile],
+        state: Mapping[str, Any] | None,
+        run_id: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Write the marker for ``files`` after checking they are all there; idempotent."""
+        if not run_id:
+            raise TargetError("run id must not be empty")
+        previous = self.marker(run_id)
+        if previous is not None:
+            log.info("run %s is already committed to %s", run_id, self.table)
+            return CommitResult(self.table, int(previous.get("rows", 0)), committed=False)
+        entries = []
+        for f in files:
+            if not f.path.startswith(f"{self.root}/"):
+                raise TargetError(
+                    f"staged file {f.path} is outside table folder {self.root}; "
+                    "re-run extract for this target"
+                )
+            if not self.storage.exists(f.path):
+                raise TargetError(
+                    f"a staged file of run {run_id!r} is missing, so nothing was committed to "
+                    f"{self.table}: {f.path}; re-run extract, then load"
+                )
+            entry = asdict(f)
+            entry["path"] = f.path[len(self.root) + 1:]
+            entries.append(entry)
+        rows = sum(f.rows for f in files)
+        marker = {
+            "version": MARKER_VERSION,
+            "run_id": run_id,
+            "table": self.table,
+            "committed_at": dt.datetime.now(dt.UTC).isoformat(),
+            "rows": rows,
+            "files": entries,
+            "state": dict(state) if state is not None else None,
+            **dict(extra or {}),
+        }
+        try:
+            data = json.dumps(marker, sort_keys=True, allow_nan=False, default=str).encode()
+        except ValueError as exc:
+            raise TargetError(f"the state of run {run_id!r} is not plain JSON: {exc}") from exc
+        self._write_whole(self.marker_path(run_id), data)
+        return CommitResult(self.table, rows, committed=True)
+
+    def _write_whole(self, path: str, data: bytes) -> None:
+        """Readers see the marker complete or not at all."""
+        if "://" in path and not path.startswith("file://"):
+            # an object store PUT is atomic: the object appears whole
+            self.storage.write_bytes(path, data, overwrite=True)
+            return
+        local = path.removeprefix("file://")
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        temp = f"{local}.{uuid.uuid4().hex}.tmp"
+        with open(temp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, local)
+
+    def _read(self, path: str) -> dict[str, Any]:
+        try:
+            marker = json.loads(self.storage.read_bytes(path))
+        except (OSError, ValueError) as exc:
+            raise TargetError(
+                f"commit marker {path} of {self.table} cannot be read: {exc}; restore it or "
+                "remove it (its run then counts as never committed)"
+            ) from exc
+        if not isinstance(marker, dict):
+            raise TargetError(f"commit marker {path} of {self.table} is not a JSON object")
+        return marker
+
+    def remove_orphans(self, older_than: dt.timedelta, keep: Sequence[str] = ()) -> list[str]:
+        """Delete data files no marker lists, once older than ``older_than``; returns them."""
+        referenced = set(self.committed_paths()) | set(keep)
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+        removed = []
+        for f in self.storage.list_files(self.root):
+            if f.path.startswith(f"{self.root}/_dativo/") or f.path in referenced:
+                continue
+            if f.modified is not None and f.modified > cutoff:
+                continue  # may belong to a run still extracting
+            self.storage.delete(f.path)
+            removed.append(f.path)
+        return removed

@@ -1,0 +1,119 @@
+"""Parquet target: Hive-style partitioned Parquet files on local disk or object storage.
+
+Layout of one table (``<path>/<tenant>/<table>/``)::
+
+    ingest_date=2026-11-26/<run>-part-00000-<uuid>.parquet   data, written once by extract
+    _dativo/commits/<run>.json                               one marker per committed run
+
+Extract writes the data files in place; load writes the run's commit marker last (see
+``commit_log``). Readers that want only committed data read the files the markers list
+(``committed_paths`` / ``read_table``); the next run's state comes from the newest marker.
+Governance from the contract goes into every file's footer as ``dativo.*`` key-value metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from airflow_provider_dativo.errors import TargetError
+from airflow_provider_dativo.targets.base import CommitResult, StagedFile
+from airflow_provider_dativo.targets.commit_log import CommitLog
+from airflow_provider_dativo.targets.iceberg import safe_run_id
+from airflow_provider_dativo.targets.staging import (
+    PartitionFieldLike,
+    StagedParquetWriter,
+    parquet_file_schema,
+    resolve_partitioning,
+)
+from airflow_provider_dativo.targets.storage import Storage
+
+
+@dataclass(frozen=True)
+class ParquetSettings:
+    root: str  # the table folder: local absolute path or s3://bucket/prefix/...
+    table: str  # tenant.table, for messages and markers
+    storage: Mapping[str, str] = field(default_factory=dict)  # pyiceberg FileIO properties
+
+
+class ParquetTarget:
+    """Implements ``targets.base.Target`` for plain Parquet; append only."""
+
+    def __init__(
+        self,
+        settings: ParquetSettings,
+        schema: pa.Schema,
+        partitioning: Sequence[PartitionFieldLike] = (),
+        file_metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._schema = schema
+        self._partitioning = resolve_partitioning(schema, partitioning)
+        self._file_metadata = dict(file_metadata or {})
+        self.storage = Storage(settings.storage)
+        self.log = CommitLog(self.storage, settings.root, settings.table)
+
+    @property
+    def table_identifier(self) -> str:
+        return self._settings.table
+
+    @property
+    def root(self) -> str:
+        return self.log.root
+
+    def prepare(self) -> None:
+        """Nothing to create up front: folders appear with the first file."""
+
+    def data_location(self, run_id: str) -> str:
+        return self.root
+
+    def open_output(self, path: str) -> BinaryIO:
+        try:
+            return self.storage.open_output(path)
+        except Exception as exc:
+            raise TargetError(f"cannot create {path} for {self.table_identifier}: {exc}") from exc
+
+    def staged_writer(self, run_id: str, **options: Any) -> StagedParquetWriter:
+        return StagedParquetWriter(
+            self.root,
+            self._schema,
+            partition_by=self._partitioning,
+            open_output=self.open_output,
+            hive_partitions=True,
+            # the run in every file name keeps runs apart inside shared partition folders
+            file_prefix=safe_run_id(run_id),
+            file_metadata=self._file_metadata,
+            **options,
+        )
+
+    def read_state(self) -> dict[str, Any] | None:
+        return self.log.latest_state()
+
+    def is_committed(self, run_id: str) -> bool:
+        return self.log.marker(run_id) is not None
+
+    def commit(
+        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
+    ) -> CommitResult:
+        return self.log.commit(files, state, run_id, extra={"format": "parquet"})
+
+    def remove_orphans(self, older_than: dt.timedelta) -> list[str]:
+        return self.log.remove_orphans(older_than)
+
+    def committed_paths(self) -> list[str]:
+        return self.log.committed_paths()
+
+    def read_table(self) -> pa.Table:
+        """Every committed row (and only those), in the staged file schema."""
+        tables = []
+        for path in self.committed_paths():
+            with self.storage.io.new_input(path).open() as stream:
+                tables.append(pq.read_table(stream))
+        if not tables:
+            return parquet_file_schema(self._schema).empty_table()
+        return pa.concat_tables(tables, promote_options="default")

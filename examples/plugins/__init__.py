@@ -1,0 +1,1 @@
+"""Example custom_plugin classes; see kv_records.py."""

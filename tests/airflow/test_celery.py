@@ -1,0 +1,212 @@
+"""Scale out with Airflow's own executor: a generated DAG under the CeleryExecutor.
+
+Redis (127.0.0.1:6379) is the broker and a fresh PostgreSQL database the metadata store. Two
+Celery workers run as separate processes, each with its own Airflow home and its own copy of
+the config repository: worker A serves validate and extract, worker B serves load. The Iceberg
+catalog lives in PostgreSQL and the warehouse and staging on S3 (moto's server), so the load
+can only succeed if extract handed everything over through shared storage, never a local disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pyarrow.compute as pc
+import pytest
+
+from tests.conftest import BIN, CONFIG_DIRS, REPO
+from tests.services import S3Server, free_port, wait_for_port
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DAG_ID = "dativo__acme__orders"
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                         autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture
+def databases() -> Iterator[tuple[str, str]]:
+    """A fresh metadata database and a fresh Iceberg catalog database, dropped afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    names = (f"airflow_celery_{suffix}", f"iceberg_celery_{suffix}")
+    for name in names:
+        _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield names
+    finally:
+        for name in names:
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def config_copy(base: Path, name: str, job_tail: str) -> Path:
+    root = base / name
+    for rel in CONFIG_DIRS:
+        shutil.copytree(REPO / rel, root / rel)
+    job = root / "jobs/acme/orders.yaml"
+    job.write_text(job.read_text().replace('schedule: "@daily"', "schedule: null") + job_tail)
+    return root
+
+
+class Cluster:
+    """Airflow components as child processes, each with its own environment."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, env: dict[str, str], *args: str) -> None:
+        log = open(self.base / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen([str(BIN / "airflow"), *args], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append((name, proc))
+
+    def logs(self) -> str:
+        return "\n".join(f"===== {name}\n" + (self.base / f"{name}.log").read_text(
+            errors="replace")[-3000:] for name, _ in self.procs)
+
+    def check_alive(self) -> None:
+        dead = [name for name, proc in self.procs if proc.poll() is not None]
+        assert not dead, f"{', '.join(dead)} exited early\n{self.logs()}"
+
+    def stop(self) -> None:
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, f"airflow {' '.join(args)}:\n{out.stdout[-3000:]}\n" \
+                                f"{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def run_state(metadata_db: str, run_id: str) -> str | None:
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={metadata_db}") as db:
+        row = db.execute("SELECT state FROM dag_run WHERE run_id = %s", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def test_extract_and_load_run_on_different_celery_workers(
+        tmp_path: Path, s3_server: S3Server, databases: tuple[str, str]) -> None:
+    metadata_db, catalog_db = databases
+    bucket = s3_server.new_bucket()
+    tag = uuid.uuid4().hex[:8]
+    queue_a, queue_b = f"dativo_a_{tag}", f"dativo_b_{tag}"
+    job_tail = f"""queue: {{validate: {queue_a}, extract: {queue_a}, load: {queue_b}}}
+staging:
+  root: s3://{bucket}/staging
+target:
+  connection:
+    catalog:
+      type: sql
+      uri: {PG}/{catalog_db}
+      warehouse: s3://{bucket}/warehouse
+      s3.endpoint: {s3_server.endpoint}
+      s3.region: {s3_server.region}
+      s3.access-key-id: {s3_server.access_key}
+      s3.secret-access-key: {s3_server.secret_key}
+"""
+    api_port = free_port()
+    common = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DATIVO"))},
+        **s3_server.env(),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{PG}/{metadata_db}",
+        # psycopg 3 drives the async engine too (Airflow would otherwise want asyncpg)
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"{PG}/{metadata_db}",
+        "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{PG}/{metadata_db}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # every component must sign and check task tokens with the same key
+        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+    }
+
+    def component(name: str) -> dict[str, str]:
+        """Own Airflow home (task logs land there), own copy of the config repository."""
+        root = config_copy(tmp_path, f"config_{name}", job_tail)
+        home = tmp_path / f"home_{name}"
+        home.mkdir()
+        return {**common, "AIRFLOW_HOME": str(home), "DATIVO_HOME": str(root),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags")}
+
+    core, worker_a, worker_b = component("core"), component("a"), component("b")
+    run(core, "db", "migrate")
+    run(core, "dags", "reserialize")
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start("api", core, "api-server")
+        cluster.start("scheduler", core, "scheduler")
+        for name, env, queue in (("worker_a", worker_a, queue_a), ("worker_b", worker_b, queue_b)):
+            cluster.start(name, env, "celery", "worker", "-q", queue, "-c", "1", "-s",
+                          "-H", f"{name}_{tag}@%h", "--without-gossip", "--without-mingle")
+        wait_for_port(api_port, timeout=120)
+        run(core, "dags", "unpause", DAG_ID)
+        run(core, "dags", "trigger", DAG_ID, "--run-id", f"celery_{tag}")
+
+        state, deadline = None, time.monotonic() + 240
+        while time.monotonic() < deadline and state not in ("success", "failed"):
+            time.sleep(1)
+            cluster.check_alive()
+            state = run_state(metadata_db, f"celery_{tag}")
+        assert state == "success", f"run ended as {state}\n{cluster.logs()}"
+    finally:
+        cluster.stop()
+
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={metadata_db}") as db:
+        queues = dict(db.execute("SELECT task_id, queue FROM task_instance WHERE run_id = %s",
+                                 (f"celery_{tag}",)).fetchall())
+    assert queues == {"validate": queue_a, "extract": queue_a, "load": queue_b}
+
+    def task_logs(env: dict[str, str]) -> set[str]:
+        logs = Path(env["AIRFLOW_HOME"]) / "logs"
+        return {p.parent.name.removeprefix("task_id=") for p in logs.rglob("attempt=*.log")}
+
+    # each task's log was written by the worker that ran it, in that worker's own home
+    assert task_logs(worker_a) == {"validate", "extract"}
+    assert task_logs(worker_b) == {"load"}
+    # neither worker kept anything on its local disk: no embedded catalog, no local staging
+    for env in (worker_a, worker_b, core):
+        assert not (Path(env["DATIVO_HOME"]) / ".dativo").exists()
+
+    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("warehouse/acme/orders/data/") and k.endswith(".parquet")
+               for k in keys)
+    from pyiceberg.catalog import load_catalog
+
+    catalog = load_catalog("dativo", type="sql", uri=f"{PG}/{catalog_db}",
+                           **{"s3.endpoint": s3_server.endpoint, "s3.region": s3_server.region,
+                              "s3.access-key-id": s3_server.access_key,
+                              "s3.secret-access-key": s3_server.secret_key})
+    table = catalog.load_table("acme.orders")
+    rows = table.scan().to_arrow()
+    assert rows.num_rows == 8
+    assert pc.min(rows["order_id"]).as_py() == 1001
+    assert table.current_snapshot().summary["dativo.run-id"] == f"celery_{tag}"

@@ -1,0 +1,91 @@
+"""A small Airbyte-protocol connector whose output a test picks through ``config.scenario``.
+
+It is a real process speaking the protocol over stdout, so the tests exercise the launcher,
+the parser and the runner exactly as with a connector from PyPI.
+"""
+
+import json
+import sys
+
+STREAM = {"name": "users", "supported_sync_modes": ["full_refresh", "incremental"],
+          "source_defined_cursor": True, "default_cursor_field": ["updated_at"],
+          "source_defined_primary_key": [["id"]],
+          "json_schema": {"type": "object", "properties": {
+              "id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+              "updated_at": {"type": "string", "format": "date-time"},
+              "age": {"type": "integer"}, "address": {"type": "object"}}}}
+SPEC = {"connectionSpecification": {"type": "object", "properties": {
+    "scenario": {"type": "string"},
+    "credentials": {"type": "object", "properties": {
+        "token": {"type": "string", "airbyte_secret": True}}}}}}
+
+
+def emit(message):
+    print(json.dumps(message), flush=True)
+
+
+def record(i, stream="users"):
+    emit({"type": "RECORD", "record": {"stream": stream, "emitted_at": 0, "data": {
+        "id": i, "created_at": "2024-01-01T00:00:00Z", "updated_at": f"2024-01-0{i}T00:00:00Z",
+        "age": 30 + i, "address": {"city": "Oslo"}}}})
+
+
+def state(offset):
+    emit({"type": "STATE", "state": {"type": "STREAM", "stream": {
+        "stream_descriptor": {"name": "users"}, "stream_state": {"offset": offset}}}})
+
+
+def main(argv):
+    command = argv[0]
+    if command == "spec":
+        emit({"type": "SPEC", "spec": SPEC})
+        return 0
+    with open(argv[argv.index("--config") + 1]) as handle:
+        config = json.load(handle)
+    scenario = config.get("scenario", "ok")
+    token = (config.get("credentials") or {}).get("token", "")
+    if command == "check":
+        emit({"type": "LOG", "log": {"level": "INFO", "message": f"checking with {token}"}})
+        ok = scenario != "bad_check"
+        emit({"type": "CONNECTION_STATUS", "connectionStatus": {
+            "status": "SUCCEEDED" if ok else "FAILED",
+            "message": "" if ok else f"token {token} was refused"}})
+        return 0
+    if command == "discover":
+        emit({"type": "CATALOG", "catalog": {"streams": [STREAM]}})
+        return 0
+    start = 0
+    if "--state" in argv:
+        with open(argv[argv.index("--state") + 1]) as handle:
+            saved = json.load(handle)
+        start = saved[0]["stream"]["stream_state"]["offset"]
+    emit({"type": "LOG", "log": {"level": "INFO", "message": f"reading from {start}"}})
+    emit({"type": "TRACE", "trace": {"type": "ESTIMATE", "emitted_at": 0, "estimate": {
+        "name": "users", "type": "STREAM", "row_estimate": 3}}})
+    record(start + 1)
+    if scenario == "bad_json":
+        print('{"type": "RECORD", "record": {"stream": "users", "data": {"id": 9', flush=True)
+    elif scenario == "unknown_stream":
+        record(start + 2, stream="secrets")
+    elif scenario == "missing_data":
+        emit({"type": "RECORD", "record": {"stream": "users", "emitted_at": 0}})
+    elif scenario == "crash":
+        state(start + 1)
+        print(f"Traceback: boom while reading with {token}", file=sys.stderr, flush=True)
+        return 3
+    elif scenario == "trace_error":
+        emit({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
+            "message": "API quota exhausted", "failure_type": "transient_error"}}})
+        return 1
+    elif scenario == "bad_value":
+        emit({"type": "RECORD", "record": {"stream": "users", "emitted_at": 0, "data": {
+            "id": 50, "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-05T00:00:00Z", "age": "old"}}})
+    record(start + 2)
+    record(start + 3)
+    state(start + 3)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

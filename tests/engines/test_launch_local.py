@@ -1,0 +1,71 @@
+"""The local launcher: private files, stdout lines, stderr to the log, and clear errors."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_dativo.config.specs import EngineSpec
+from airflow_provider_dativo.engines.connector_venvs import resolve_command
+from airflow_provider_dativo.engines.launchers import FileArg, Masker, stop_running
+from airflow_provider_dativo.engines.launchers.local import LocalLauncher
+from airflow_provider_dativo.errors import EngineError
+from airflow_provider_dativo.hooks.connectors import ConnectorHook, hook_for
+
+PROBE = """
+import os, stat, sys
+path = sys.argv[1]
+mode = lambda p: oct(stat.S_IMODE(os.stat(p).st_mode))
+print(mode(path), mode(os.path.dirname(path)))
+print(open(path).read())
+print("said pw-123456 on stderr", file=sys.stderr)
+"""
+
+
+def test_files_are_private_and_removed_and_stderr_is_masked(
+        caplog: pytest.LogCaptureFixture) -> None:
+    launcher = LocalLauncher([sys.executable, "-c", PROBE])
+    with caplog.at_level("INFO"), launcher.start(
+            [FileArg("config.json")], {"config.json": b'{"k": 1}'},
+            Masker(["pw-123456"])) as process:
+        lines = list(process.lines())
+        assert process.wait() == 0
+        tail = process.stderr_tail()
+    assert lines[0].split() == [b"0o600", b"0o700"]
+    assert lines[1] == b'{"k": 1}'
+    assert tail == "said *** on stderr" and "pw-123456" not in caplog.text
+
+
+def test_a_missing_executable_says_how_to_install_it(tmp_path: Path) -> None:
+    engine = EngineSpec(type="airbyte", command=("source-nowhere",), pip="source-nowhere==1")
+    with pytest.raises(EngineError, match="run `dativo connectors install nowhere`"):
+        resolve_command(tmp_path, "nowhere", engine)
+    script = tmp_path / "src.py"
+    script.write_text("")
+    python = resolve_command(tmp_path, "x", EngineSpec(type="airbyte",
+                                                       command=("python", "src.py")))
+    assert python[1] == str(script) and Path(python[0]).exists()
+    assert not stat.S_ISDIR(Path(python[0]).stat().st_mode)
+
+
+def test_stop_running_kills_a_connector_mid_stream() -> None:
+    launcher = LocalLauncher([sys.executable, "-c", "import time\nprint('x', flush=True)\n"
+                              "time.sleep(60)"])
+    with launcher.start([], {}, Masker()) as process:
+        assert next(iter(process.lines())) == b"x"
+        assert stop_running() == 1
+        assert process.wait() != 0
+    assert stop_running() == 0
+
+
+def test_the_hook_checks_and_discovers_through_the_engine(config_root: Path) -> None:
+    from tests.engines.test_airbyte_protocol import JOB, make_job
+
+    make_job(config_root, "ok")
+    hook = ConnectorHook(JOB, str(config_root))
+    assert hook.test_connection() == (True, "connection succeeded")
+    assert [s.name for s in hook.discover()] == ["users"]
+    assert type(hook_for(hook.job(), JOB, str(config_root))) is ConnectorHook

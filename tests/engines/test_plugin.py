@@ -1,0 +1,121 @@
+"""custom_plugin: the example plugin end to end, loading by module:Class and by entry point,
+registry/mode rules, and errors that name the plugin."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from airflow_provider_dativo import runner
+from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.engines import StateUpdate
+from airflow_provider_dativo.engines.plugin import PluginSource, load_class, open_writer
+from airflow_provider_dativo.errors import ConfigError, ContractViolation, EngineError
+from tests.conftest import write
+
+JOB = "jobs/examples/inventory.yaml"
+
+
+def test_example_plugin_job_lands_in_iceberg_once_per_file_version(config_root: Path) -> None:
+    job = ConfigRoot(config_root).load_job(config_root / JOB)
+    assert job.source_engine == "custom_plugin"
+    manifest, result = runner.run_job(job, "run-1")
+    assert result.committed and manifest["rows"] == 3
+    rows = {r["sku"]: r for r in runner.open_job_target(job).load_table().scan().to_arrow()
+            .to_pylist()}
+    assert rows["A-102"]["name"] == "Notebook ✎" and rows["A-101"]["stock"] == 3
+    assert str(rows["A-100"]["price"]) == "19.90"
+    assert list(manifest["state"]["source"]["files"]) == [
+        "examples/data/inventory/warehouse_a.kv"]
+    assert runner.run_job(job, "run-2")[0]["rows_read"] == 0  # nothing new
+    write(config_root / "examples/data/inventory/warehouse_b.kv",
+          "sku: B-1\nname: bad sku\nstock: -1\n")
+    with pytest.raises(ContractViolation, match="pattern:sku=1"):
+        runner.run_job(job, "run-3")  # the contract checks plugin rows like any other
+
+
+def test_cloud_mode_refuses_a_plugin_the_registry_keeps_self_hosted(config_root: Path) -> None:
+    text = (config_root / JOB).read_text()
+    write(config_root / JOB, "mode: cloud\n" + text)
+    with pytest.raises(ConfigError, match="'inventory' is not allowed in cloud mode"):
+        ConfigRoot(config_root).load_job(config_root / JOB)
+    registry = (config_root / "registry/connectors.yaml").read_text()
+    write(config_root / "registry/connectors.yaml", registry.replace(
+        "    modes: [self_hosted]\n    incremental: true\n    status: experimental",
+        "    modes: [self_hosted, cloud]\n    incremental: true\n    status: experimental"))
+    assert ConfigRoot(config_root).load_job(config_root / JOB).mode == "cloud"
+
+
+def test_entry_point_loading_and_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an installed distribution that declares the reader as an entry point
+    dist = tmp_path / "site"
+    write(dist / "dativo_inventory-1.0.dist-info/METADATA",
+          "Metadata-Version: 2.1\nName: dativo-inventory\nVersion: 1.0\n")
+    write(dist / "dativo_inventory-1.0.dist-info/entry_points.txt",
+          "[dativo.plugins]\ninventory = examples.plugins.kv_records:KeyValueReader\n"
+          "inventory_out = examples.plugins.kv_records:JsonLinesWriter\n")
+    monkeypatch.syspath_prepend(str(dist))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+    reader_cls = load_class("inventory")
+    assert reader_cls.__name__ == "KeyValueReader"
+    write(tmp_path / "in/x.kv", "sku: A-1\nname: x\n\nsku: A-2\nname: y\n")
+    source = PluginSource("inventory", reader_cls({"path": "in/*.kv",
+                                                   "config_root": str(tmp_path)}))
+    assert source.check().ok and [s.name for s in source.discover()] == ["items"]
+    items = list(source.read("items", None))
+    assert isinstance(items[0], pa.RecordBatch) and isinstance(items[-1], StateUpdate)
+
+    writer = open_writer("inventory_out", {"folder": str(tmp_path / "out")})
+    writer.write(items[0])
+    assert not list((tmp_path / "out").glob("*.jsonl"))  # nothing visible before commit
+    writer.commit({"files": {"in/x.kv": "1"}}, "run-1")
+    (landed,) = (tmp_path / "out").glob("run-1-*.jsonl")
+    assert [json.loads(line)["sku"] for line in landed.read_text().splitlines()] == [
+        "A-1", "A-2"]
+    with pytest.raises(EngineError, match="not a writer"):
+        open_writer("inventory", {"path": "x"})
+
+
+class Misbehaves:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+
+    def check(self) -> bool:
+        raise RuntimeError("cannot reach the thing")
+
+    def discover(self) -> list[str]:
+        return ["s"]
+
+    def read(self, stream: str, state: dict | None):
+        yield pa.table({"a": [1]})
+        yield [1, 2, 3]
+
+
+def test_plugin_errors_name_the_plugin_and_the_fix(config_root: Path) -> None:
+    with pytest.raises(EngineError, match="neither 'module:Class' nor an entry point"):
+        load_class("no_such_plugin")
+    with pytest.raises(EngineError, match="module 'nowhere' not found"):
+        load_class("nowhere:Reader")
+    with pytest.raises(EngineError, match="has no 'Nope'"):
+        load_class("examples.plugins.kv_records:Nope", config_root)
+    assert load_class("examples.plugins.kv_records:KeyValueReader", config_root)
+    assert "examples" not in sys.modules or config_root.as_posix() not in sys.path
+    source = PluginSource("tests:Misbehaves", Misbehaves({}))
+    with pytest.raises(EngineError, match=r"plugin 'tests:Misbehaves' check\(\) failed: "
+                                          "RuntimeError: cannot reach the thing"):
+        source.check()
+    items = source.read("s", None)
+    assert isinstance(next(items), pa.RecordBatch)
+    with pytest.raises(EngineError, match="yielded a list; yield pyarrow RecordBatch"):
+        next(items)
+    with pytest.raises(EngineError, match="lacks check, discover, read"):
+        PluginSource("x:Y", object())
+    text = (config_root / JOB).read_text().replace("    path: examples/data/inventory/*.kv\n",
+                                                    "    other: 1\n")
+    job = ConfigRoot(config_root).load_job(write(config_root / JOB, text))
+    with pytest.raises(EngineError, match=r"could not start: ValueError: source\.connection\.path"):
+        runner.validate_step(job)

@@ -1,0 +1,56 @@
+"""The Singer protocol on a real tap process (``singer_script.py``): stream selection, SCHEMA,
+RECORD, BATCH files, STATE round trip, and a record for an unselected stream."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from airflow_provider_dativo.engines.base import StateUpdate
+from airflow_provider_dativo.engines.launchers.local import LocalLauncher
+from airflow_provider_dativo.engines.singer import SingerSource
+from airflow_provider_dativo.errors import EngineError
+
+SCRIPT = Path(__file__).with_name("singer_script.py")
+
+
+def tap(tmp_path: Path, scenario: str = "ok") -> SingerSource:
+    return SingerSource(LocalLauncher([sys.executable, str(SCRIPT)]),
+                        {"folder": str(tmp_path), "scenario": scenario}, connector="widgets")
+
+
+def test_discover_reads_the_catalog_document(tmp_path: Path) -> None:
+    streams = {s.name: s for s in tap(tmp_path).discover()}
+    assert set(streams) == {"people", "pets"}
+    assert streams["people"].primary_key == ("id",)
+    assert streams["people"].cursor_fields == ("id",)
+
+
+def test_records_batches_and_state_round_trip(tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    source = tap(tmp_path)
+    with caplog.at_level("INFO"):
+        items = list(source.read("people", None))
+    assert "selected ['people']" in caplog.text  # only the job's stream was selected
+    rows = pa.Table.from_batches([i for i in items if isinstance(i, pa.RecordBatch)])
+    assert rows.column("id").to_pylist() == [1, 2, 3]
+    assert rows.column("tags").to_pylist() == ['["x"]', None, None]  # arrays as JSON text
+    assert isinstance(items[-1], StateUpdate)
+    state = dict(items[-1].state)
+    assert state == {"singer": {"bookmarks": {"people": {"id": 3}}}}
+    items = list(source.read("people", state))
+    ids = [v for i in items if isinstance(i, pa.RecordBatch) for v in i.column("id").to_pylist()]
+    assert ids == [4, 5, 6]
+
+
+def test_a_record_for_an_unselected_stream_fails(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="stream 'pets', which the catalog does not select"):
+        list(tap(tmp_path, "other_stream").read("people", None))
+
+
+def test_an_unknown_stream_names_the_offered_ones(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match=r"no stream 'owls' \(it offers: people, pets\)"):
+        list(tap(tmp_path).read("owls", None))

@@ -1,0 +1,129 @@
+"""The Parquet target through real runs: Hive partitions, commit markers, S3, orphans."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_dativo import runner
+from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.errors import ConfigError, TargetError
+from airflow_provider_dativo.targets.parquet import ParquetTarget
+from tests.conftest import write
+from tests.services import S3Server
+
+JOB = """\
+tenant_id: acme
+source_connector: file
+source_connector_path: connectors/file.yaml
+asset: orders
+asset_path: assets/file/v1.0/orders.yaml
+target_connector: parquet
+target_connector_path: connectors/parquet.yaml
+source:
+  connection:
+    path: examples/data/orders/*.csv
+target:
+{target}"""
+
+
+def parquet_job(root: Path, target: str = "  options: {orphan_retention_hours: 0}\n"):
+    path = write(root / "jobs/acme/orders_files.yaml", JOB.format(target=target))
+    return ConfigRoot(root).load_job(path)
+
+
+def open_parquet(job) -> ParquetTarget:
+    target = runner.open_job_target(job)
+    assert isinstance(target, ParquetTarget)
+    return target
+
+
+def test_a_run_lands_hive_partitions_and_a_marker_last(config_root: Path) -> None:
+    job = parquet_job(config_root)
+    manifest, result = runner.run_job(job, "p-1")
+    assert result.committed and result.rows == 8
+    target = open_parquet(job)
+    root = config_root / ".dativo/parquet/acme/orders"
+    assert target.root == str(root)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    files = sorted(root.glob("ingest_date=*/*.parquet"))
+    assert [f.parent.name for f in files] == [f"ingest_date={today}"]
+    assert files[0].name.startswith("p-1-")
+    assert (root / "_dativo/commits").is_dir()
+    assert target.committed_paths() == [str(files[0])]
+    assert sorted(target.read_table().column("order_id").to_pylist()) == list(range(1001, 1009))
+    footer = pq.read_metadata(files[0]).metadata
+    assert footer[b"dativo.owner"] == b"data-platform@acme.example"
+    assert footer[b"dativo.classification"] == b"confidential"
+    assert footer[b"dativo.retention_days"] == b"730"
+    # a retried load does nothing; the next run resumes from the marker's state
+    assert not runner.load_step(job, manifest).committed
+    assert set(target.read_state()["source"]["files"]) == {
+        "examples/data/orders/2026-11-25.csv", "examples/data/orders/2026-11-26.csv"}
+    manifest, result = runner.run_job(job, "p-2")
+    assert manifest["rows"] == 0
+    assert target.read_table().num_rows == 8
+    assert len(target.log.markers()) == 2
+
+
+def test_uncommitted_files_are_invisible_and_removed_by_a_later_load(config_root: Path) -> None:
+    job = parquet_job(config_root)
+    target = open_parquet(job)
+    staged = runner.extract_step(job, "p-lost")  # extract ran, its load never did
+    assert staged["files"] and all(os.path.exists(f["path"]) for f in staged["files"])
+    assert target.read_table().num_rows == 0 and target.read_state() is None
+    _, result = runner.run_job(job, "p-good")
+    assert result.rows == 8
+    assert not any(os.path.exists(f["path"]) for f in staged["files"])
+    assert target.read_table().num_rows == 8
+    assert target.is_committed("p-good") and not target.is_committed("p-lost")
+
+
+def test_young_orphans_are_kept_for_runs_still_extracting(config_root: Path) -> None:
+    job = parquet_job(config_root, "  options: {}\n")  # the default retention: 24 hours
+    staged = runner.extract_step(job, "p-busy")
+    runner.run_job(job, "p-other")
+    assert all(os.path.exists(f["path"]) for f in staged["files"])
+
+
+def test_a_missing_staged_file_fails_the_commit_and_commits_nothing(config_root: Path) -> None:
+    job = parquet_job(config_root)
+    manifest = runner.extract_step(job, "p-gone")
+    os.remove(manifest["files"][0]["path"])
+    with pytest.raises(TargetError, match="missing, so nothing was committed"):
+        runner.load_step(job, manifest)
+    assert not open_parquet(job).is_committed("p-gone")
+
+
+def test_parquet_only_appends(config_root: Path) -> None:
+    with pytest.raises(ConfigError, match=r"target\.write_mode: target 'parquet' only appends"):
+        runner.open_job_target(parquet_job(config_root, "  write_mode: upsert\n"))
+
+
+def test_parquet_on_s3_with_storage_properties_from_env(
+        config_root: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = s3_server.new_bucket()
+    monkeypatch.setenv("PQ_BUCKET", bucket)
+    monkeypatch.setenv("PQ_ENDPOINT", s3_server.endpoint)
+    monkeypatch.setenv("PQ_SECRET", s3_server.secret_key)
+    job = parquet_job(config_root, (
+        "  connection:\n"
+        "    path: s3://${PQ_BUCKET}/lake\n"
+        "    storage:\n"
+        "      s3.endpoint: ${PQ_ENDPOINT}\n"
+        "      s3.access-key-id: testing\n"
+        "      s3.secret-access-key: ${PQ_SECRET}\n"
+        "      s3.region: us-east-1\n"))
+    _, result = runner.run_job(job, "s3-1")
+    assert result.rows == 8
+    keys = [o["Key"] for o in
+            s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("lake/acme/orders/ingest_date=") for k in keys)
+    assert "lake/acme/orders/_dativo/commits/" in " ".join(keys)
+    target = open_parquet(job)
+    assert target.read_table().num_rows == 8
+    assert target.is_committed("s3-1")
