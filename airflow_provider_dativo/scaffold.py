@@ -49,8 +49,9 @@ connection:
 _REST_CONNECTION = """\
   path: /records
   records: data          # where the list of records sits in each response body
-  auth: {type: api_key, header: X-API-Key}
-  pagination: {type: page, page_param: page, size_param: per_page, size: 100}
+  auth: {{type: api_key, header: X-API-Key}}
+  api_key: "${{{env}}}"    # resolved when a task runs; jobs may override it
+  pagination: {{type: page, page_param: page, size_param: per_page, size: 100}}
 """
 
 _ASSET = """\
@@ -192,7 +193,7 @@ def new_connector(root: ConfigRoot, name: str, engine: str, role: str = "source"
     rest_api = engine == "native" and role == "source"
     values["engine_block"] = _ENGINE_BLOCK["native_source" if rest_api else engine].format(
         **values)
-    values["connection_extra"] = _REST_CONNECTION if rest_api else ""
+    values["connection_extra"] = _REST_CONNECTION.format(**values) if rest_api else ""
     files = {
         base / f"connectors/{name}.yaml": _RECIPE.format(**values),
         base / f"assets/{name}/v1.0/records.yaml": _ASSET.format(**values),

@@ -54,7 +54,8 @@ def mock_api() -> Iterator[str]:
 
 def dativo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "dativo"), "--root", str(root), *args], capture_output=True,
-                          text=True, timeout=120, env={"PATH": str(BIN), "COLUMNS": "200"})
+                          text=True, timeout=120, env={"PATH": str(BIN), "COLUMNS": "200",
+                                                       "ORDERS_API_API_KEY": "test-key"})
 
 
 def test_from_scaffold_to_rows_in_iceberg(config_root: Path, airflow_env: dict[str, str],
@@ -72,6 +73,9 @@ def test_from_scaffold_to_rows_in_iceberg(config_root: Path, airflow_env: dict[s
                              "tests/connectors/test_orders_api.py"], cwd=config_root,
                             capture_output=True, text=True, timeout=120)
     assert tested.returncode == 0, tested.stdout[-3000:]
+    discovered = dativo(config_root, "discover", "--connector", "orders_api", "--json")
+    assert discovered.returncode == 0, discovered.stdout + discovered.stderr
+    assert '"name": "records"' in discovered.stdout
     # 4. a tenant's job from the sample job
     job = config_root / "jobs/acme/orders_api.yaml"
     job.write_text((config_root / "tests/fixtures/jobs/orders_api.yaml").read_text()

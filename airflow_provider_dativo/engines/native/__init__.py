@@ -45,7 +45,9 @@ RECIPE_SOURCES: dict[str, Callable[[Path, ConnectorRecipe, dict], SourceEngine]]
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
     """The native source of ``recipe`` with resolved ``connection`` settings and no job."""
-    build = RECIPE_SOURCES.get(recipe.type)
+    # a recipe that reuses an extractor (options.extractor: http) discovers through it too
+    name = recipe.engine("native").options.get("extractor") or recipe.type
+    build = RECIPE_SOURCES.get(name)
     if build is None:
         raise EngineError(f"discover --connector has no native source for '{recipe.type}'; "
                           "use --job with a job of this connector")
