@@ -72,6 +72,21 @@ def test_records_and_state_round_trip(config_root: Path, caplog: pytest.LogCaptu
     assert committed(job) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_read_reuses_a_recent_discover(config_root: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("AIRBYTE_SCRIPT_CALLS", str(calls))
+    job = make_job(config_root, "ok")
+    runner.run_job(job)
+    runner.run_job(job)
+    ran = calls.read_text().split()
+    assert ran.count("read") == 2 and ran.count("check") == 2
+    assert ran.count("discover") == 1  # the second read used the cached catalog
+    assert ran.count("spec") == 1
+    cached = list((config_root / ".dativo/cache").glob("airbyte-catalog-*.json"))
+    assert len(cached) == 1 and TOKEN not in cached[0].name
+
+
 def test_a_failed_check_names_the_connector_message(config_root: Path) -> None:
     job = make_job(config_root, "bad_check")
     with pytest.raises(EngineError, match=r"token \*\*\* was refused") as err:

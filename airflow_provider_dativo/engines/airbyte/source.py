@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ LOG_LEVELS = {"FATAL": logging.ERROR, "ERROR": logging.ERROR, "WARN": logging.WA
               "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG,
               "TRACE": logging.DEBUG}
 CONFIG = FileArg("config.json")
+CATALOG_TTL_S = 3600.0  # a discover this recent is reused by reads
 
 
 def secret_keys(spec: Mapping[str, Any]) -> set[str]:
@@ -182,11 +185,35 @@ class AirbyteSource:
         return CheckStatus(ok=ok, message=message or ("connection succeeded" if ok else
                                                       "connection failed"))
 
-    def catalog(self) -> list[dict[str, Any]]:
+    def catalog(self, *, fresh: bool = True) -> list[dict[str, Any]]:
+        """The connector's streams; ``fresh=False`` may answer from a recent discover.
+
+        A read reuses the catalog of a discover younger than CATALOG_TTL_S with the same
+        connector and config, which saves starting the connector once more per run.
+        """
         self._learn_secrets()
+        cache = self._catalog_cache()
+        if (not fresh and cache is not None and cache.exists()
+                and time.time() - cache.stat().st_mtime < CATALOG_TTL_S):
+            return list(json.loads(cache.read_text()))
         found = self._expect("discover", ["discover", "--config", CONFIG], self._config_file(),
                              "CATALOG")
-        return list((found.get("catalog") or {}).get("streams") or [])
+        streams = list((found.get("catalog") or {}).get("streams") or [])
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(streams))
+            tmp.replace(cache)  # atomic: a concurrent reader never sees half a catalog
+        return streams
+
+    def _catalog_cache(self) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        # the config is part of the key (it decides what a connector offers); only a digest
+        # of it is kept, never the values
+        key = hashlib.sha256(self.launcher.describe().encode() + self._config_file()[
+            "config.json"]).hexdigest()[:24]
+        return self.cache_dir / f"airbyte-catalog-{key}.json"
 
     def discover(self) -> list[StreamInfo]:
         return [stream_info(s) for s in self.catalog()]
@@ -211,7 +238,9 @@ class AirbyteSource:
         return configured
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
-        streams = {s["name"]: s for s in self.catalog()}
+        streams = {s["name"]: s for s in self.catalog(fresh=False)}
+        if stream not in streams:  # the connector may have gained it since the cached discover
+            streams = {s["name"]: s for s in self.catalog()}
         if stream not in streams:
             raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
                               f"{', '.join(sorted(streams)) or 'none'}); fix the job's "
