@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -17,6 +17,10 @@ from rich.table import Table
 from airflow_provider_dativo import cli_connectors
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import JobSpec
+    from airflow_provider_dativo.targets.base import CommitResult
 
 console = Console()
 err = Console(stderr=True)
@@ -48,20 +52,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     root = _root(args)
     table = Table(title=f"dativo jobs in {root.root}")
-    for col in ("tenant", "job", "DAG id", "source", "target", "schedule", "status"):
+    for col in ("tenant", "job", "DAG id", "source", "streams", "target", "schedule", "status"):
         table.add_column(col)
     invalid = 0
     for path in root.job_files():
         try:
-            job = root.load_job(path)
+            streams = root.load_streams(path)
         except ConfigError as exc:
             invalid += 1
-            table.add_row(path.parent.name, path.stem, "-", "-", "-", "-",
+            table.add_row(path.parent.name, path.stem, "-", "-", "-", "-", "-",
                           f"[red]invalid ({len(exc.issues)} error(s))[/]")
             continue
+        job = streams[0]
         table.add_row(job.tenant_id, job.name, job.dag_id,
                       f"{job.source.type} ({job.source_engine})",
-                      f"{job.target.type}: {job.tenant_id}.{job.table}",
+                      ", ".join(s.stream for s in streams if s.stream) or "1",
+                      f"{job.target.type}: "
+                      + ", ".join(f"{s.tenant_id}.{s.table}" for s in streams),
                       job.schedule or "manual", "[green]valid[/]")
     console.print(table)
     if invalid:
@@ -73,11 +80,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     from airflow_provider_dativo import runner
 
     root = _root(args)
-    job = root.load_job(args.job)
+    streams = ((root.load_job(args.job, stream=args.stream),) if args.stream
+               else root.load_streams(args.job))
     run_id = args.run_id or runner.new_run_id()
-    console.print(f"running [bold]{job.dag_id}[/] as run {run_id}")
-    runner.validate_step(job)
-    with Progress(SpinnerColumn(), TextColumn("[bold]extract"), BarColumn(bar_width=None),
+    console.print(f"running [bold]{streams[0].dag_id}[/] as run {run_id}")
+    runner.validate_step(streams[0])  # the source is checked once, as in the DAG
+    results = [(job, *_run_stream(job, run_id)) for job in streams]
+    table = Table(title="run summary", show_header=False)
+    for job, manifest, result in results:
+        if job.stream:
+            table.add_section()
+            table.add_row("stream", job.stream)
+        table.add_row("table", result.table)
+        table.add_row("rows committed", f"{result.rows:,}" if result.committed else "0 (already "
+                      "committed)")
+        table.add_row("rows rejected", f"{manifest['rejected']:,}")
+        if manifest.get("rule_counts"):
+            table.add_row("rules broken", ", ".join(f"{k}={v}" for k, v in
+                                                    sorted(manifest["rule_counts"].items())))
+        if manifest.get("quarantine"):
+            table.add_row("quarantine", "\n".join(manifest["quarantine"]))
+        table.add_row("snapshot", str(result.snapshot_id))
+        table.add_row("seconds", str(manifest.get("seconds")))
+    console.print(table)
+    return 0
+
+
+def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult]:
+    """Extract (with a progress bar) and load one stream of a job."""
+    from airflow_provider_dativo import runner
+
+    label = "extract" if job.stream is None else f"extract {job.stream}"
+    with Progress(SpinnerColumn(), TextColumn(f"[bold]{label}"), BarColumn(bar_width=None),
                   TextColumn("{task.fields[rows]} rows"), TextColumn("{task.fields[rate]} rows/s"),
                   TextColumn("{task.fields[rejected]} rejected"), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
@@ -89,21 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         manifest = runner.extract_step(job, run_id, progress=show)
         bar.update(task, total=1, completed=1, rows=f"{manifest['rows']:,}")
-    result = runner.load_step(job, manifest)
-    table = Table(title="run summary", show_header=False)
-    table.add_row("table", f"{job.tenant_id}.{result.table}")
-    table.add_row("rows committed", f"{result.rows:,}" if result.committed else "0 (already "
-                  "committed)")
-    table.add_row("rows rejected", f"{manifest['rejected']:,}")
-    if manifest.get("rule_counts"):
-        table.add_row("rules broken", ", ".join(f"{k}={v}" for k, v in
-                                                sorted(manifest["rule_counts"].items())))
-    if manifest.get("quarantine"):
-        table.add_row("quarantine", "\n".join(manifest["quarantine"]))
-    table.add_row("snapshot", str(result.snapshot_id))
-    table.add_row("seconds", str(manifest.get("seconds")))
-    console.print(table)
-    return 0
+    return manifest, runner.load_step(job, manifest)
 
 
 def cmd_contract_export(args: argparse.Namespace) -> int:
@@ -132,7 +152,11 @@ def cmd_contract_export(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from airflow_provider_dativo import runner
 
-    job = _root(args).load_job(args.job)
+    root = _root(args)
+    job = root.load_job(args.job, stream=args.stream)
+    if job.stream and not args.stream:
+        names = ", ".join(s.stream or "" for s in root.load_streams(args.job))
+        err.print(f"showing stream {job.stream} of {names}; pick another with --stream")
     target: Any = runner.open_job_target(job)
     info = Table(title=f"{job.dag_id} → {target.table_identifier}", show_header=False)
     info.add_row("table", target.table_identifier)
@@ -205,11 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one job without Airflow: validate, extract, load")
     p.add_argument("job", help="job file, e.g. jobs/acme/orders.yaml")
     p.add_argument("--run-id", help="run id (a repeated run id is not committed twice)")
+    p.add_argument("--stream", help="run only this stream of a multi-stream job")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("show", help="what a job's target table holds: rows, snapshot, sample")
     p.add_argument("job", help="job file")
     p.add_argument("--limit", type=int, default=10, help="sample rows to print")
+    p.add_argument("--stream", help="the stream whose table to show, in a multi-stream job")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("contract", help="data contract tools")

@@ -14,6 +14,7 @@ from airflow.sdk import DAG, get_parsing_context
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.scheduling import DEFAULT_START_DATE
 from airflow_provider_dativo.config.specs import JobSpec, dag_id_for
+from airflow_provider_dativo.config.streams import task_suffix
 from airflow_provider_dativo.config.yaml_loader import load_yaml
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 from airflow_provider_dativo.operators import lineage
@@ -45,7 +46,7 @@ def _guess_dag_id(root: ConfigRoot, path: Path) -> str:
 def doc_md(job: JobSpec, root: ConfigRoot) -> str:
     c = job.contract
     lines = [
-        f"# {job.dag_id}",
+        f"# {job.dag_id}" + (f": stream {job.stream}" if job.stream else ""),
         "",
         job.description or c.description or "",
         "",
@@ -81,7 +82,10 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
     return "\n".join(lines)
 
 
-def build_job_dag(job: JobSpec, root: ConfigRoot) -> DAG:
+def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
+    """validate, then extract >> load per stream (``extract__<stream>`` when several)."""
+    streams = job if isinstance(job, tuple) else (job,)
+    job = streams[0]
     job_file = str(Path(job.file))
     tags = ["dativo", f"tenant:{job.tenant_id}", f"source:{job.source.type}",
             f"target:{job.target.type}", *job.tags]
@@ -100,7 +104,7 @@ def build_job_dag(job: JobSpec, root: ConfigRoot) -> DAG:
         max_active_runs=run.max_active_runs,
         dagrun_timeout=run.dagrun_timeout,
         tags=sorted(set(tags)),
-        doc_md=doc_md(job, root),
+        doc_md="\n\n".join(doc_md(spec, root) for spec in streams),
         default_args=default_args,
     ) as dag:
         common = {"job_file": job_file, "config_root": str(root.root)}
@@ -109,13 +113,18 @@ def build_job_dag(job: JobSpec, root: ConfigRoot) -> DAG:
             name = run.queue_for(task_id)
             return {"queue": name} if name else {}
 
-        validate = DativoValidateOperator(task_id="validate", retries=0, **common,
-                                          **queue("validate"))
-        extract = DativoExtractOperator(task_id="extract", **common, **queue("extract"))
-        # the table as an Asset: downstream DAGs can schedule on each commit
-        load = DativoLoadOperator(task_id="load", outlets=[lineage.table_asset(job)], **common,
-                                  **queue("load"))
-        validate >> extract >> load
+        # the source is checked once, with the first stream's settings
+        validate = DativoValidateOperator(task_id="validate", retries=0, stream=streams[0].stream,
+                                          **common, **queue("validate"))
+        for spec in streams:
+            suffix = "" if spec.stream is None else f"__{task_suffix(spec.stream)}"
+            extract = DativoExtractOperator(task_id=f"extract{suffix}", stream=spec.stream,
+                                            **common, **queue("extract"))
+            # the table as an Asset: downstream DAGs can schedule on each commit
+            load = DativoLoadOperator(task_id=f"load{suffix}", extract_task_id=extract.task_id,
+                                      stream=spec.stream, outlets=[lineage.table_asset(spec)],
+                                      **common, **queue("load"))
+            validate >> extract >> load
     return dag
 
 
@@ -144,12 +153,13 @@ def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
         if wanted and dag_id != wanted:
             continue  # a task runs: building the other DAGs would only cost time
         try:
-            job = config.load_job(path)
+            streams = config.load_streams(path)
+            job = streams[0]
             if job.dag_id in dags:
                 raise ConfigError([ConfigIssue(
                     str(path), f"another job already uses DAG id {job.dag_id}; give this job "
                     "a different name or tenant_id", None, "tenant_id")])
-            dags[job.dag_id] = build_job_dag(job, config)
+            dags[job.dag_id] = build_job_dag(streams, config)
         except ConfigError as exc:
             log.error("dativo job %s is invalid:\n%s", config.display(path), exc)
             if dag_id in dags:

@@ -83,7 +83,9 @@ def staging_root(job: JobSpec) -> str:
 
 
 def run_folder(job: JobSpec, run_id: str) -> str:
-    return f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{job.name}/{safe_run_id(run_id)}"
+    # the streams of one job share a run id: each keeps its quarantine and manifest apart
+    name = job.name if job.stream is None else f"{job.name}/{safe_run_id(job.stream)}"
+    return f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{name}/{safe_run_id(run_id)}"
 
 
 def open_job_target(job: JobSpec) -> Target:

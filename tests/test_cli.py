@@ -60,6 +60,30 @@ def test_run_lands_rows_and_prints_a_summary(config_root: Path) -> None:
     assert "already committed" in again.stdout
 
 
+def test_run_runs_every_stream_of_a_multi_stream_job(config_root: Path) -> None:
+    job = "jobs/examples/files_multi.yaml"
+    result = dativo(config_root, "run", job, "--run-id", "multi-1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "extract orders" in out and "extract events" in out
+    assert out.index("stream         │ orders") < out.index("stream         │ events")
+    assert "multi_orders" in out and "multi_events" in out
+    assert "enum:event_type=1, minimum:duration_ms=1" in out
+    shown = dativo(config_root, "show", job, "--stream", "events")
+    assert shown.returncode == 0, shown.stderr
+    assert "demo.multi_events" in shown.stdout and "│ rows" in shown.stdout
+    assert " 4 " in shown.stdout.split("│ rows", 1)[1].splitlines()[0]
+    again = dativo(config_root, "run", job, "--run-id", "multi-1", "--stream", "orders")
+    assert again.stdout.count("already committed") == 1 and "events" not in again.stdout
+    unnamed = dativo(config_root, "show", job)
+    assert unnamed.returncode == 0, unnamed.stderr
+    assert "showing stream orders of orders, events; pick another with --stream" in " ".join(
+        unnamed.stderr.split())
+    assert "demo.multi_orders" in unnamed.stdout
+    listed = dativo(config_root, "list")
+    assert "orders, events" in listed.stdout
+
+
 def test_run_reports_config_errors_without_a_traceback(config_root: Path) -> None:
     write(config_root / "jobs/acme/bad.yaml", "tenant_id: acme\n")
     result = dativo(config_root, "run", "jobs/acme/bad.yaml")

@@ -36,6 +36,12 @@ def test_the_readme_job_is_the_shipped_job() -> None:
         assert line.split("#")[0].rstrip() in shipped
 
 
+def test_the_readme_streams_are_the_shipped_example() -> None:
+    readme_streams = next(b for b in yaml_blocks(REPO / "README.md") if b.startswith("streams:"))
+    shipped = (REPO / "jobs/examples/files_multi.yaml").read_text()
+    assert readme_streams.strip() in shipped
+
+
 def test_the_config_reference_is_generated_from_the_current_schemas() -> None:
     from airflow_provider_dativo.config.reference import render
 

@@ -25,7 +25,8 @@ from airflow_provider_dativo.config.specs import (
     freeze,
     merge,
 )
-from airflow_provider_dativo.config.yaml_loader import YamlDocument, load_yaml
+from airflow_provider_dativo.config.streams import either_or_issues, stream_items
+from airflow_provider_dativo.config.yaml_loader import YamlDocument, join_path, load_yaml
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 T = TypeVar("T")
@@ -70,7 +71,8 @@ def _cached(kind: str, path: Path, build: Callable[[], T]) -> T:
 
 
 # A job depends on more files than its own: it is reused only while none of them changed.
-_JOBS: dict[str, tuple[tuple[Path, ...], tuple[tuple[int, int] | None, ...], JobSpec]] = {}
+_JOBS: dict[str, tuple[tuple[Path, ...], tuple[tuple[int, int] | None, ...],
+                       tuple[JobSpec, ...]]] = {}
 
 
 def _schema_checked(kind: str, path: Path) -> YamlDocument:
@@ -187,18 +189,39 @@ class ConfigRoot:
 
         return _cached("asset", path, build)
 
-    def load_job(self, path: str | Path) -> JobSpec:
-        """Load, validate and resolve one job; every problem found is raised together."""
+    def load_job(self, path: str | Path, stream: str | None = None) -> JobSpec:
+        """Load, validate and resolve one job: the spec of ``stream`` in a multi-stream job.
+
+        Without ``stream`` a multi-stream job gives its first stream, so tools that need only
+        the job's connectors (check, discover) work on any job; ``load_streams`` gives all.
+        """
+        specs = self.load_streams(path)
+        if stream is None:
+            return specs[0]
+        for spec in specs:
+            if spec.stream == stream:
+                return spec
+        names = ", ".join(s.stream for s in specs if s.stream) or "none: a single-stream job"
+        raise ConfigError([ConfigIssue(
+            specs[0].file, f"unknown stream '{stream}'; the job's streams are: {names}",
+            None, "streams")])
+
+    def load_streams(self, path: str | Path) -> tuple[JobSpec, ...]:
+        """Every stream of a job, one spec each (a single-stream job gives one spec).
+
+        Every problem found, in any stream, is raised together.
+        """
         p = self.job_path(path)
         hit = _JOBS.get(str(p))
         if hit is not None and tuple(_stamp(d) for d in hit[0]) == hit[1]:
             return hit[2]
         own = _stamp(p)  # taken first: an edit during the build is seen on the next call
-        job = self._build_job(p)
-        deps = (p, self.root / reg.REGISTRY_FILE, Path(job.source.file), Path(job.target.file),
-                Path(job.asset_file))
-        _JOBS[str(p)] = (deps, (own, *(_stamp(d) for d in deps[1:])), job)
-        return job
+        specs = self._build_streams(p)
+        first = specs[0]
+        deps = (p, self.root / reg.REGISTRY_FILE, Path(first.source.file),
+                Path(first.target.file), *dict.fromkeys(Path(s.asset_file) for s in specs))
+        _JOBS[str(p)] = (deps, (own, *(_stamp(d) for d in deps[1:])), specs)
+        return specs
 
     def job_path(self, path: str | Path) -> Path:
         """A job file: relative paths are taken from the config root, which must contain it."""
@@ -209,11 +232,11 @@ class ConfigRoot:
                                            f"{self.root}; pass --root or set DATIVO_HOME")])
         return p
 
-    def _build_job(self, path: Path) -> JobSpec:
+    def _build_streams(self, path: Path) -> tuple[JobSpec, ...]:
         doc = load_yaml(path)
         issues = validate_document("job", doc)
         if issues:
-            raise ConfigError(issues)
+            raise ConfigError([*issues, *either_or_issues(doc.data, doc)])
         data = doc.data
         issues = []
 
@@ -224,25 +247,28 @@ class ConfigRoot:
                 issues.extend(exc.issues)
                 return None
 
-        def referenced(key: str, loader: Callable[[Path], T]) -> T | None:
-            target = attempt(lambda: self.inside(data[key], doc, key))
+        def referenced(key: str, rel: str, loader: Callable[[Path], T]) -> T | None:
+            target = attempt(lambda: self.inside(rel, doc, key))
             if target is None:
                 return None
             if not target.is_file():
-                issues.append(ConfigIssue(doc.file, f"file '{data[key]}' does not exist",
+                issues.append(ConfigIssue(doc.file, f"file '{rel}' does not exist",
                                           doc.line_of(key), key))
                 return None
             return attempt(lambda: loader(target))
 
         entries = attempt(self.registry) or {}
-        source = referenced("source_connector_path", self.recipe)
-        target = referenced("target_connector_path", self.recipe)
-        contract = referenced("asset_path", self.asset)
+        source = referenced("source_connector_path", data["source_connector_path"], self.recipe)
+        target = referenced("target_connector_path", data["target_connector_path"], self.recipe)
         src_cfg = data.get("source", {})
         tgt_cfg = data.get("target", {})
         mode = data.get("mode", "self_hosted")
         scheduling, scheduling_issues = scheduling_from(data, doc)
         issues += scheduling_issues
+        items, stream_issues = stream_items(data, doc)
+        issues += stream_issues
+        contracts = [referenced(join_path(key, "asset_path"), item["asset_path"], self.asset)
+                     for key, item in items]
 
         for role, recipe in (("source", source), ("target", target)):
             if recipe is not None and recipe.type != data[f"{role}_connector"]:
@@ -250,10 +276,12 @@ class ConfigRoot:
                 issues.append(ConfigIssue(
                     doc.file, f"'{data[key]}' does not match the recipe's type '{recipe.type}' "
                     f"in {data[key + '_path']}", doc.line_of(key), key))
-        if contract is not None and contract.name != data["asset"]:
-            issues.append(ConfigIssue(
-                doc.file, f"asset '{data['asset']}' does not match the contract name "
-                f"'{contract.name}' in {data['asset_path']}", doc.line_of("asset"), "asset"))
+        for (key, item), contract in zip(items, contracts, strict=True):
+            if contract is not None and contract.name != item["asset"]:
+                issues.append(ConfigIssue(
+                    doc.file, f"asset '{item['asset']}' does not match the contract name "
+                    f"'{contract.name}' in {item['asset_path']}",
+                    doc.line_of(join_path(key, "asset")), join_path(key, "asset")))
 
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
@@ -267,48 +295,55 @@ class ConfigRoot:
                                           connector=data["target_connector"],
                                           engine=target.default_engine.type, mode=mode,
                                           incremental=None)
-        if "path" in src_cfg.get("connection", {}) and "://" not in str(
-                src_cfg["connection"]["path"]):
-            attempt(lambda: self.inside(src_cfg["connection"]["path"], doc,
-                                        "source.connection.path"))
+        for key, item in items:
+            conn_path = merge(src_cfg.get("connection", {}), item.get("connection", {})).get("path")
+            if conn_path is not None and "://" not in str(conn_path):
+                where = (join_path(key, "connection.path") if "path" in item.get("connection", {})
+                         else "source.connection.path")
+                attempt(lambda p=conn_path, w=where: self.inside(p, doc, w))
         if issues:
             raise ConfigError(sorted(dict.fromkeys(issues), key=lambda i: (i.line or 0, i.path)))
-        assert source is not None and target is not None and contract is not None
-        assert source_engine is not None
+        assert source is not None and target is not None and source_engine is not None
 
         incremental = src_cfg.get("incremental")
-        return JobSpec(
-            file=str(path),
-            root=self.root,
-            tenant_id=data["tenant_id"],
-            name=data.get("name") or path.stem,
-            mode=mode,
-            source=source,
-            source_entry=entries[data["source_connector"]],
-            source_engine=source_engine,
-            source_object=src_cfg.get("object") or contract.object,
-            source_connection=freeze(merge(source.connection, src_cfg.get("connection", {}))),
-            target=target,
-            target_entry=entries[data["target_connector"]],
-            target_connection=freeze(merge(target.connection, tgt_cfg.get("connection", {}))),
-            contract=contract,
-            asset_file=str(self.inside(data["asset_path"], doc, "asset_path")),
-            table=tgt_cfg.get("table") or contract.name,
-            write_mode=tgt_cfg.get("write_mode", "append"),
-            target_options=freeze(tgt_cfg.get("options", {})),
-            validation_mode=data.get("validation", {}).get("mode", "strict"),
-            incremental=IncrementalSpec(incremental["cursor_field"],
-                                        incremental.get("lookback_days", 0))
-            if incremental else None,
-            batch_size=src_cfg.get("batch_size", 65536),
-            schedule=data.get("schedule"),
-            owner=data.get("owner") or contract.owner,
-            tags=tuple(data.get("tags", ())),
-            description=data.get("description"),
-            staging_root=data.get("staging", {}).get("root"),
-            source_plugin=src_cfg.get("plugin"),
-            scheduling=scheduling,
-        )
+        specs = []
+        for (key, item), contract in zip(items, contracts, strict=True):
+            assert contract is not None
+            connection = merge(src_cfg.get("connection", {}), item.get("connection", {}))
+            specs.append(JobSpec(
+                file=str(path),
+                root=self.root,
+                tenant_id=data["tenant_id"],
+                name=data.get("name") or path.stem,
+                mode=mode,
+                source=source,
+                source_entry=entries[data["source_connector"]],
+                source_engine=source_engine,
+                source_object=item.get("object") or contract.object,
+                source_connection=freeze(merge(source.connection, connection)),
+                target=target,
+                target_entry=entries[data["target_connector"]],
+                target_connection=freeze(merge(target.connection, tgt_cfg.get("connection", {}))),
+                contract=contract,
+                asset_file=str(self.inside(item["asset_path"], doc, join_path(key, "asset_path"))),
+                table=item.get("table") or contract.name,
+                write_mode=tgt_cfg.get("write_mode", "append"),
+                target_options=freeze(tgt_cfg.get("options", {})),
+                validation_mode=data.get("validation", {}).get("mode", "strict"),
+                incremental=IncrementalSpec(incremental["cursor_field"],
+                                            incremental.get("lookback_days", 0))
+                if incremental else None,
+                batch_size=src_cfg.get("batch_size", 65536),
+                schedule=data.get("schedule"),
+                owner=data.get("owner") or contract.owner,
+                tags=tuple(data.get("tags", ())),
+                description=data.get("description"),
+                staging_root=data.get("staging", {}).get("root"),
+                source_plugin=src_cfg.get("plugin"),
+                scheduling=scheduling,
+                stream=item["object"] if key else None,
+            ))
+        return tuple(specs)
 
     # -- whole-repository validation --------------------------------------------------------
     def iter_files(self) -> Iterator[tuple[str, Path]]:
@@ -341,7 +376,7 @@ class ConfigRoot:
                 "registry": self.registry,
                 "connector": lambda p=path: self.recipe(p),
                 "asset": lambda p=path: self.asset(p),
-                "job": lambda p=path: self.load_job(p),
+                "job": lambda p=path: self.load_streams(p),
             }
             try:
                 loader[kind]()

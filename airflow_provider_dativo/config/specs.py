@@ -135,6 +135,7 @@ class JobSpec:
     staging_root: str | None = None
     source_plugin: str | None = None  # custom_plugin reader named by the job, else the recipe's
     scheduling: SchedulingSpec = field(default_factory=SchedulingSpec)
+    stream: str | None = None  # the stream's name in a multi-stream job; None for one stream
 
     @property
     def dag_id(self) -> str:

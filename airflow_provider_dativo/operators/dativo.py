@@ -27,16 +27,18 @@ from airflow_provider_dativo.operators.secrets import AirflowResolver, mask_job_
 class DativoJobOperator(BaseOperator):
     """Base of the dativo operators: which job, under which config root."""
 
-    template_fields: Sequence[str] = ("job_file", "config_root")
+    template_fields: Sequence[str] = ("job_file", "config_root", "stream")
     ui_color = "#e8f4fd"
 
-    def __init__(self, *, job_file: str, config_root: str, **kwargs: Any) -> None:
+    def __init__(self, *, job_file: str, config_root: str, stream: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_file = job_file
         self.config_root = config_root
+        self.stream = stream  # one stream of a multi-stream job; None for a single-stream job
 
     def load_job(self) -> JobSpec:
-        job = ConfigRoot(self.config_root).load_job(self.job_file)
+        job = ConfigRoot(self.config_root).load_job(self.job_file, stream=self.stream)
         mask_job_secrets(job)
         return job
 
