@@ -8,11 +8,13 @@ only the rows that are really wrong instead of the batch failing to build.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 import pyarrow as pa
+
+from airflow_provider_dativo.engines.base import ReadItem, RejectedRecords, StateUpdate
 
 _SCALARS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
             "string": pa.string()}
@@ -103,3 +105,43 @@ class RecordBuffer:
             return pa.RecordBatch.from_pylist(rows, schema=self.schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
             return None
+
+
+class ProtocolBatches:
+    """What one connector read hands on, in order: record batches, the lines that were not
+    records, then the latest checkpoint, which therefore covers every record before it."""
+
+    def __init__(self, json_schema: Mapping[str, Any], size: int, connector: str) -> None:
+        self.buffer = RecordBuffer(json_schema, size)
+        self.size = size
+        self.connector = connector
+        self._raw: list[str] = []
+        self._reasons: list[str] = []
+        self._state: Mapping[str, Any] | None = None
+
+    def add(self, record: dict[str, Any]) -> Iterator[ReadItem]:
+        if self.buffer.add(record):
+            yield from self.flush()
+
+    def reject(self, raw: str, reason: str) -> None:
+        self._raw.append(raw)
+        self._reasons.append(f"{self.connector}: {reason}")
+
+    def checkpoint(self, state: Mapping[str, Any]) -> None:
+        self._state = state
+
+    def reschema(self, json_schema: Mapping[str, Any]) -> Iterator[ReadItem]:
+        """Rows so far keep the schema they arrived under; later rows take the new one."""
+        yield from self.flush()
+        self.buffer = RecordBuffer(json_schema, self.size)
+
+    def flush(self) -> Iterator[ReadItem]:
+        batch = self.buffer.flush()
+        if batch is not None:
+            yield batch
+        if self._raw:
+            yield RejectedRecords(tuple(self._raw), tuple(self._reasons))
+            self._raw, self._reasons = [], []
+        if self._state is not None:
+            state, self._state = self._state, None
+            yield StateUpdate(state)

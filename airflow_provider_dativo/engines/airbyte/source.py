@@ -23,11 +23,9 @@ from airflow_provider_dativo.engines.airbyte.state import AirbyteState
 from airflow_provider_dativo.engines.base import (
     CheckStatus,
     ReadItem,
-    RejectedRecords,
-    StateUpdate,
     StreamInfo,
 )
-from airflow_provider_dativo.engines.jsonrecords import RecordBuffer
+from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, Launcher, Masker
 from airflow_provider_dativo.engines.protocol import BadLine, Session
 from airflow_provider_dativo.errors import EngineError
@@ -259,36 +257,16 @@ class AirbyteSource:
     def _read(self, args: list[Any], files: dict[str, bytes], stream: str,
               json_schema: Mapping[str, Any], progress: AirbyteState) -> Iterator[ReadItem]:
         session = self._session("read")
-        buffer = RecordBuffer(json_schema, self.batch_size)
-        state_pending = False
-        bad_raw: list[str] = []
-        bad_reasons: list[str] = []
-
-        def flush() -> Iterator[ReadItem]:
-            nonlocal state_pending
-            batch = buffer.flush()
-            if batch is not None:
-                yield batch
-            if bad_raw:
-                yield RejectedRecords(tuple(bad_raw), tuple(bad_reasons))
-                bad_raw.clear()
-                bad_reasons.clear()
-            # the state covers the records before it, which are all yielded by now
-            if state_pending:
-                state_pending = False
-                yield StateUpdate(progress.saved() or {})
-
+        out = ProtocolBatches(json_schema, self.batch_size, self.connector)
         for message in session.messages(args, files):
             if isinstance(message, BadLine):
-                bad_raw.append(message.raw)
-                bad_reasons.append(f"{self.connector}: {message.reason}")
+                out.reject(message.raw, message.reason)
                 continue
             kind = message["type"]
             if kind == "RECORD":
                 record = message.get("record")
                 if not isinstance(record, Mapping) or not isinstance(record.get("data"), Mapping):
-                    bad_raw.append(orjson.dumps(message).decode())
-                    bad_reasons.append(f"{self.connector}: RECORD without a data object")
+                    out.reject(orjson.dumps(message).decode(), "RECORD without a data object")
                     continue
                 name = record.get("stream")
                 if name != stream:
@@ -296,11 +274,10 @@ class AirbyteSource:
                         f"{self.connector} sent a RECORD for stream '{name}', which the "
                         f"configured catalog does not select (it selects '{stream}'); the "
                         "connector is broken or misconfigured, nothing was committed")
-                if buffer.add(record["data"]):
-                    yield from flush()
+                yield from out.add(record["data"])
             elif kind == "STATE":
                 if progress.update(message.get("state") or {}):
-                    state_pending = True
+                    out.checkpoint(progress.saved() or {})
             else:
                 self._handle(session, message)
-        yield from flush()
+        yield from out.flush()

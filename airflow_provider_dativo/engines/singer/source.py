@@ -18,11 +18,9 @@ import orjson
 from airflow_provider_dativo.engines.base import (
     CheckStatus,
     ReadItem,
-    RejectedRecords,
-    StateUpdate,
     StreamInfo,
 )
-from airflow_provider_dativo.engines.jsonrecords import RecordBuffer
+from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, Launcher, Masker
 from airflow_provider_dativo.engines.protocol import BadLine, Session
 from airflow_provider_dativo.errors import EngineError
@@ -140,24 +138,7 @@ class SingerSource:
     def _read(self, args: list[Any], files: dict[str, bytes], stream: str,
               schema: Mapping[str, Any]) -> Iterator[ReadItem]:
         session = Session(self.launcher, self.mask, self.connector, "sync")
-        buffer = RecordBuffer(schema, self.batch_size)
-        latest: Any = None
-        state_pending = False
-        bad_raw: list[str] = []
-        bad_reasons: list[str] = []
-
-        def flush() -> Iterator[ReadItem]:
-            nonlocal state_pending
-            batch = buffer.flush()
-            if batch is not None:
-                yield batch
-            if bad_raw:
-                yield RejectedRecords(tuple(bad_raw), tuple(bad_reasons))
-                bad_raw.clear()
-                bad_reasons.clear()
-            if state_pending:
-                state_pending = False
-                yield StateUpdate({"singer": latest})
+        out = ProtocolBatches(schema, self.batch_size, self.connector)
 
         def own(name: Any) -> None:
             if name != stream:
@@ -167,31 +148,26 @@ class SingerSource:
 
         for message in session.messages(args, files):
             if isinstance(message, BadLine):
-                bad_raw.append(message.raw)
-                bad_reasons.append(f"{self.connector}: {message.reason}")
+                out.reject(message.raw, message.reason)
                 continue
             kind = message["type"]
             if kind == "RECORD":
                 record = message.get("record")
                 if not isinstance(record, Mapping):
-                    bad_raw.append(orjson.dumps(message).decode())
-                    bad_reasons.append(f"{self.connector}: RECORD without a record object")
+                    out.reject(orjson.dumps(message).decode(), "RECORD without a record object")
                     continue
                 own(message.get("stream"))
-                if buffer.add(record):
-                    yield from flush()
+                yield from out.add(record)
             elif kind == "SCHEMA":
                 own(message.get("stream"))
-                yield from flush()  # rows so far keep the schema they arrived under
-                buffer = RecordBuffer(message.get("schema") or schema, self.batch_size)
+                yield from out.reschema(message.get("schema") or schema)
             elif kind == "STATE":
-                latest = message.get("value")
-                state_pending = True
+                out.checkpoint({"singer": message.get("value")})
             elif kind == "BATCH":
                 own(message.get("stream"))
                 for line in batch_lines(message):
-                    if line.strip() and buffer.add(orjson.loads(line)):
-                        yield from flush()
+                    if line.strip():
+                        yield from out.add(orjson.loads(line))
             else:  # ACTIVATE_VERSION and future types carry no rows
                 session.log(logging.DEBUG, f"{kind} message")
-        yield from flush()
+        yield from out.flush()
