@@ -15,7 +15,7 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, BinaryIO
 
 from airflow_provider_dativo.errors import TargetError
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile
@@ -158,3 +158,56 @@ class CommitLog:
             self.storage.delete(f.path)
             removed.append(f.path)
         return removed
+
+
+class MarkedFilesTarget:
+    """The part of ``targets.base.Target`` every file target shares: data files land under
+    ``root`` and become visible through the run's commit marker, written last."""
+
+    format = "files"
+
+    def __init__(self, storage: Storage, root: str, table: str) -> None:
+        self.storage = storage
+        self.log = CommitLog(storage, root, table)
+        self._table = table
+
+    @property
+    def table_identifier(self) -> str:
+        return self._table
+
+    @property
+    def root(self) -> str:
+        return self.log.root
+
+    def prepare(self) -> None:
+        """Nothing to create up front: folders appear with the first file."""
+
+    def data_location(self, run_id: str) -> str:
+        return self.root
+
+    def open_output(self, path: str) -> BinaryIO:
+        try:
+            return self.storage.open_output(path)
+        except Exception as exc:
+            raise TargetError(f"cannot create {path} for {self.table_identifier}: {exc}") from exc
+
+    def read_state(self) -> dict[str, Any] | None:
+        return self.log.latest_state()
+
+    def is_committed(self, run_id: str) -> bool:
+        return self.log.marker(run_id) is not None
+
+    def commit_details(self) -> dict[str, Any]:
+        """What the marker records about the layout, besides files, rows and state."""
+        return {"format": self.format}
+
+    def commit(
+        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
+    ) -> CommitResult:
+        return self.log.commit(files, state, run_id, extra=self.commit_details())
+
+    def remove_orphans(self, older_than: dt.timedelta) -> list[str]:
+        return self.log.remove_orphans(older_than)
+
+    def committed_paths(self) -> list[str]:
+        return self.log.committed_paths()

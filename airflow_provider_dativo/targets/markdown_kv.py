@@ -16,7 +16,6 @@ target, so the same idempotence by run id and the same orphan cleanup apply.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -28,8 +27,8 @@ import pyarrow as pa
 
 from airflow_provider_dativo import markdown_kv as mdkv
 from airflow_provider_dativo.errors import TargetError
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile
-from airflow_provider_dativo.targets.commit_log import CommitLog
+from airflow_provider_dativo.targets.base import StagedFile
+from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
 from airflow_provider_dativo.targets.iceberg import safe_run_id
 from airflow_provider_dativo.targets.staging import StagedParquetWriter
 from airflow_provider_dativo.targets.storage import Storage
@@ -89,30 +88,17 @@ class MarkdownKVSettings:
         return cls(root.rstrip("/"), table, layout, mode, pattern, path_pattern, dict(storage))
 
 
-class MarkdownKVTarget:
+class MarkdownKVTarget(MarkedFilesTarget):
     """Implements ``targets.base.Target``; append only."""
+
+    format = "markdown_kv"
 
     def __init__(self, settings: MarkdownKVSettings, schema: pa.Schema,
                  file_metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(Storage(settings.storage), settings.root, settings.table)
         self.settings = settings
         self._schema = schema
         self._file_metadata = dict(file_metadata or {})
-        self.storage = Storage(settings.storage)
-        self.log = CommitLog(self.storage, settings.root, settings.table)
-
-    @property
-    def table_identifier(self) -> str:
-        return self.settings.table
-
-    @property
-    def root(self) -> str:
-        return self.log.root
-
-    def prepare(self) -> None:
-        """Nothing to create up front: folders appear with the first file."""
-
-    def data_location(self, run_id: str) -> str:
-        return self.root
 
     def open_output(self, path: str) -> BinaryIO:
         try:
@@ -128,23 +114,8 @@ class MarkdownKVTarget:
     def staged_writer(self, run_id: str, **options: Any) -> MarkdownKVWriter:
         return MarkdownKVWriter(self, run_id, options)
 
-    def read_state(self) -> dict[str, Any] | None:
-        return self.log.latest_state()
-
-    def is_committed(self, run_id: str) -> bool:
-        return self.log.marker(run_id) is not None
-
-    def commit(
-        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
-    ) -> CommitResult:
-        extra = {"format": "markdown_kv", "mode": self.settings.mode}
-        return self.log.commit(files, state, run_id, extra=extra)
-
-    def remove_orphans(self, older_than: dt.timedelta) -> list[str]:
-        return self.log.remove_orphans(older_than)
-
-    def committed_paths(self) -> list[str]:
-        return self.log.committed_paths()
+    def commit_details(self) -> dict[str, Any]:
+        return {"format": self.format, "mode": self.settings.mode}
 
     def parquet_writer(self, folder: str, schema: pa.Schema, run_id: str,
                        **options: Any) -> StagedParquetWriter:

@@ -13,17 +13,14 @@ Governance from the contract goes into every file's footer as ``dativo.*`` key-v
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_dativo.errors import TargetError
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile
-from airflow_provider_dativo.targets.commit_log import CommitLog
+from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
 from airflow_provider_dativo.targets.iceberg import safe_run_id
 from airflow_provider_dativo.targets.staging import (
     PartitionFieldLike,
@@ -41,8 +38,10 @@ class ParquetSettings:
     storage: Mapping[str, str] = field(default_factory=dict)  # pyiceberg FileIO properties
 
 
-class ParquetTarget:
+class ParquetTarget(MarkedFilesTarget):
     """Implements ``targets.base.Target`` for plain Parquet; append only."""
+
+    format = "parquet"
 
     def __init__(
         self,
@@ -51,32 +50,11 @@ class ParquetTarget:
         partitioning: Sequence[PartitionFieldLike] = (),
         file_metadata: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__(Storage(settings.storage), settings.root, settings.table)
         self._settings = settings
         self._schema = schema
         self._partitioning = resolve_partitioning(schema, partitioning)
         self._file_metadata = dict(file_metadata or {})
-        self.storage = Storage(settings.storage)
-        self.log = CommitLog(self.storage, settings.root, settings.table)
-
-    @property
-    def table_identifier(self) -> str:
-        return self._settings.table
-
-    @property
-    def root(self) -> str:
-        return self.log.root
-
-    def prepare(self) -> None:
-        """Nothing to create up front: folders appear with the first file."""
-
-    def data_location(self, run_id: str) -> str:
-        return self.root
-
-    def open_output(self, path: str) -> BinaryIO:
-        try:
-            return self.storage.open_output(path)
-        except Exception as exc:
-            raise TargetError(f"cannot create {path} for {self.table_identifier}: {exc}") from exc
 
     def staged_writer(self, run_id: str, **options: Any) -> StagedParquetWriter:
         return StagedParquetWriter(
@@ -90,23 +68,6 @@ class ParquetTarget:
             file_metadata=self._file_metadata,
             **options,
         )
-
-    def read_state(self) -> dict[str, Any] | None:
-        return self.log.latest_state()
-
-    def is_committed(self, run_id: str) -> bool:
-        return self.log.marker(run_id) is not None
-
-    def commit(
-        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
-    ) -> CommitResult:
-        return self.log.commit(files, state, run_id, extra={"format": "parquet"})
-
-    def remove_orphans(self, older_than: dt.timedelta) -> list[str]:
-        return self.log.remove_orphans(older_than)
-
-    def committed_paths(self) -> list[str]:
-        return self.log.committed_paths()
 
     def read_table(self) -> pa.Table:
         """Every committed row (and only those), in the staged file schema."""
