@@ -27,6 +27,7 @@ from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_s
 from airflow_provider_dativo.errors import ContractViolation, EngineError
 from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
+from airflow_provider_dativo.targets.iceberg import safe_run_id
 from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
 from airflow_provider_dativo.targets.registry import open_quarantine_target, open_target
 
@@ -70,11 +71,6 @@ def log_progress(every_s: float = PROGRESS_EVERY_S) -> ProgressFn:
 def new_run_id() -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     return f"cli__{now}__{uuid.uuid4().hex[:8]}"
-
-
-def safe_run_id(run_id: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "._-" else "_" for c in run_id)
-    return keep[:120]
 
 
 def staging_root(job: JobSpec) -> str:
