@@ -175,12 +175,13 @@ def test_two_loads_racing_on_one_table_both_land(tmp_path: Path,
     args = [f"{k}={v}" for k, v in props.items()]
     go = tmp_path / "go"
     racers = [subprocess.Popen([sys.executable, "-c", RACER, f"racer-{i}", str(i * 1000),
-                                str(go), *args], stdout=subprocess.PIPE, text=True, cwd=REPO)
+                                str(go), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=REPO)
               for i in (1, 2)]
     go.touch()
-    outputs = [r.communicate(timeout=120)[0].strip() for r in racers]
-    assert [r.returncode for r in racers] == [0, 0]
-    assert outputs == ["True", "True"]
+    results = [r.communicate(timeout=120) for r in racers]
+    assert [r.returncode for r in racers] == [0, 0], [err[-3000:] for _, err in results]
+    assert [out.strip() for out, _ in results] == ["True", "True"]
     import pyarrow as pa
 
     schema = pa.schema([pa.field("id", pa.int64(), nullable=False)])

@@ -191,6 +191,10 @@ class IcebergTarget:
             except DativoError:
                 raise
             except Exception as exc:
+                if _locked(exc) and attempt + 1 < self.commit_attempts:
+                    last_error = exc
+                    self._backoff(attempt)
+                    continue
                 raise TargetError(
                     f"cannot prepare Iceberg table {self.table_identifier}: {exc}"
                 ) from exc
@@ -400,6 +404,10 @@ class IcebergTarget:
                     f"{self.table_identifier}: {exc}; re-run extract, then load"
                 ) from exc
             except Exception as exc:
+                if _locked(exc) and attempt + 1 < self.commit_attempts:
+                    last_error = exc
+                    self._backoff(attempt)
+                    continue
                 raise TargetError(
                     f"cannot commit run {run_id!r} to Iceberg table {self.table_identifier}, "
                     f"nothing was committed: {exc}"
@@ -485,6 +493,12 @@ class IcebergTarget:
     def _backoff(self, attempt: int) -> None:
         delay = self.retry_backoff_seconds * (2**attempt)
         time.sleep(delay + random.uniform(0, delay / 2))
+
+
+def _locked(exc: BaseException) -> bool:
+    """A catalog database busy with another writer (SQLite's lock): worth another attempt."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
 
 
 # -- snapshot history ---------------------------------------------------------------------------
