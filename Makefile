@@ -35,8 +35,11 @@ docs: install
 
 demo: install
 	$(BIN)/dativo validate
+	@echo "== preparing a private Airflow home in $(DEMO_HOME)"
 	$(DEMO_ENV) $(BIN)/airflow db migrate > /dev/null
+	@echo "== airflow dags test dativo__acme__orders: validate -> extract -> load"
 	$(DEMO_ENV) $(BIN)/airflow dags test dativo__acme__orders
+	@echo "== what landed in Iceberg"
 	$(DEMO_ENV) $(BIN)/dativo show jobs/acme/orders.yaml
 
 # each script prints its figures beside its floor; see the scripts' docstrings for options
