@@ -167,7 +167,7 @@ class IcebergTarget:
 
     def prepare(self) -> None:
         """Create the namespace and table if missing, or bring an existing table up to date."""
-        from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+        from pyiceberg.exceptions import NoSuchTableError
 
         catalog = self.catalog()
         last_error: Exception | None = None
@@ -184,20 +184,16 @@ class IcebergTarget:
                     table = catalog.load_table(self.table_identifier)
                 self._table = self._reconcile(table)
                 return
-            except CommitFailedException as exc:
-                last_error = exc
-                if attempt + 1 < self.commit_attempts:
-                    self._backoff(attempt)
             except DativoError:
                 raise
             except Exception as exc:
-                if _locked(exc) and attempt + 1 < self.commit_attempts:
-                    last_error = exc
+                if not _retryable(exc):
+                    raise TargetError(
+                        f"cannot prepare Iceberg table {self.table_identifier}: {exc}"
+                    ) from exc
+                last_error = exc
+                if attempt + 1 < self.commit_attempts:
                     self._backoff(attempt)
-                    continue
-                raise TargetError(
-                    f"cannot prepare Iceberg table {self.table_identifier}: {exc}"
-                ) from exc
         raise TargetError(
             f"cannot prepare Iceberg table {self.table_identifier}: other writers kept changing it "
             f"({last_error}); retry the task"
@@ -352,7 +348,6 @@ class IcebergTarget:
         Zero files still produce a snapshot (pyiceberg's fast append writes an empty ``append``
         snapshot), so the state and the run id are recorded even when a run found nothing new.
         """
-        from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
 
         if not run_id:
             raise TargetError("run id must not be empty")
@@ -381,9 +376,19 @@ class IcebergTarget:
                 )
             try:
                 snapshot = self._commit_once(table, files, properties)
-            # An unknown outcome is retried like a conflict: the next attempt finds the run id
-            # if the commit did land.
-            except (CommitFailedException, CommitStateUnknownException) as exc:
+            except DativoError:
+                raise
+            except FileNotFoundError as exc:
+                raise TargetError(
+                    f"a staged file of run {run_id!r} is missing, so nothing was committed to "
+                    f"{self.table_identifier}: {exc}; re-run extract, then load"
+                ) from exc
+            except Exception as exc:
+                if not _retryable(exc):
+                    raise TargetError(
+                        f"cannot commit run {run_id!r} to Iceberg table {self.table_identifier}, "
+                        f"nothing was committed: {exc}"
+                    ) from exc
                 last_error = exc
                 log.warning(
                     "commit of run %s to %s conflicted with another writer (attempt %d/%d): %s",
@@ -396,22 +401,6 @@ class IcebergTarget:
                 if attempt + 1 < self.commit_attempts:
                     self._backoff(attempt)
                 continue
-            except DativoError:
-                raise
-            except FileNotFoundError as exc:
-                raise TargetError(
-                    f"a staged file of run {run_id!r} is missing, so nothing was committed to "
-                    f"{self.table_identifier}: {exc}; re-run extract, then load"
-                ) from exc
-            except Exception as exc:
-                if _locked(exc) and attempt + 1 < self.commit_attempts:
-                    last_error = exc
-                    self._backoff(attempt)
-                    continue
-                raise TargetError(
-                    f"cannot commit run {run_id!r} to Iceberg table {self.table_identifier}, "
-                    f"nothing was committed: {exc}"
-                ) from exc
             added = _int(_summary(snapshot).get("added-records"))
             if added != rows:
                 log.warning(
@@ -495,8 +484,14 @@ class IcebergTarget:
         time.sleep(delay + random.uniform(0, delay / 2))
 
 
-def _locked(exc: BaseException) -> bool:
-    """A catalog database busy with another writer (SQLite's lock): worth another attempt."""
+def _retryable(exc: BaseException) -> bool:
+    """Another writer got in first: a commit conflict, an unknown commit outcome (the next
+    attempt finds the run id if it did land) or a catalog database locked by that writer
+    (SQLite). Worth another attempt on fresh metadata."""
+    from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
+
+    if isinstance(exc, CommitFailedException | CommitStateUnknownException):
+        return True
     text = str(exc).lower()
     return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
 
