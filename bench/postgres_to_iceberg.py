@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from file_to_iceberg import BIN, REPO, timed  # one way to time a process, shared
+from file_to_iceberg import BIN, REPO, report, timed  # one way to time and report
 
 DB = "dativo_bench"
 ASSET = """\
@@ -114,11 +114,8 @@ def bench(rows: int) -> None:
     finally:
         admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     print(f"{rows:>10,} rows (PostgreSQL table)")
-    print(f"  floor  ADBC -> Parquet      : {floor_s:7.2f} s  {rows / floor_s:>12,.0f} rows/s"
-          f"  peak {floor_mb:,.0f} MiB")
-    print(f"  dativo run -> Iceberg       : {ours_s:7.2f} s  {rows / ours_s:>12,.0f} rows/s"
-          f"  peak {ours_mb:,.0f} MiB")
-    print(f"  ratio: {ours_s / floor_s:.2f}x the floor")
+    report(rows, "floor  ADBC -> Parquet", (floor_s, floor_mb), "dativo run -> Iceberg",
+           (ours_s, ours_mb))
 
 
 def main() -> None:
