@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -22,49 +22,63 @@ class _Failed:
         self.error = error
 
 
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Yield ``items`` in order while a thread produces up to ``depth`` items ahead.
+class ReadAhead(Generic[T]):
+    """Produces ``items`` on a thread from the moment it is created, up to ``depth`` ahead.
 
-    An exception in the producer is raised in the consumer at the same position; when the
-    consumer stops early the producer is stopped and the source iterator closed.
+    Iterate it once. An exception in the producer is raised in the consumer at the same
+    position; ``close`` (also run when iteration stops early) stops the producer and closes
+    the source iterator, whether or not iteration ever began.
     """
-    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
+    def __init__(self, items: Iterator[T], depth: int = 2) -> None:
+        self._items = items
+        self._buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="dativo-read-ahead",
+                                        daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
             try:
-                buffer.put(item, timeout=0.1)
+                self._buffer.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in items:
-                if not put(item):
+            for item in self._items:
+                if not self._put(item):
                     break
             else:
-                put(_DONE)
+                self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            put(_Failed(exc))
+            self._put(_Failed(exc))
         finally:
-            close = getattr(items, "close", None)
+            close = getattr(self._items, "close", None)
             if close is not None:
                 close()
 
-    thread = threading.Thread(target=produce, name="dativo-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
+    def __iter__(self) -> Iterator[T]:
+        try:
+            while True:
+                item = self._buffer.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield item  # type: ignore[misc]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
         # a producer blocked inside a slow source notices the stop after its current item
-        thread.join(timeout=JOIN_TIMEOUT_S)
+        self._thread.join(timeout=JOIN_TIMEOUT_S)
+
+
+def read_ahead(items: Iterator[T], depth: int = 2) -> ReadAhead[T]:
+    """``items`` produced on a second thread, starting now, a bounded number ahead."""
+    return ReadAhead(items, depth)

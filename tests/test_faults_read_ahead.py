@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -38,4 +39,21 @@ def test_stopping_early_closes_the_source() -> None:
     for item in read_ahead(source()):
         if item == 5:
             break
+    assert closed == [True]
+
+
+def test_the_source_starts_before_iteration_and_close_stops_it_unread() -> None:
+    started = threading.Event()
+    closed = []
+
+    def source() -> Iterator[int]:
+        started.set()
+        try:
+            yield from range(10_000)
+        finally:
+            closed.append(True)
+
+    ahead = read_ahead(source())
+    assert started.wait(5)  # working while the caller does something else
+    ahead.close()
     assert closed == [True]

@@ -37,9 +37,9 @@ def load_schema(kind: str) -> dict[str, Any]:
 
 @cache
 def _validator(kind: str) -> Draft202012Validator:
-    schema = load_schema(kind)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # the schemas ship with the package and a test checks them against the metaschema;
+    # checking again here would cost every process (each DAG parse, each task) most of a second
+    return Draft202012Validator(load_schema(kind))
 
 
 def _path_of(error: ValidationError) -> str:

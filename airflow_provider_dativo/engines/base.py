@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
+
+from airflow_provider_dativo.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,45 @@ class RejectedRecords:
 ReadItem = pa.RecordBatch | StateUpdate | RejectedRecords
 
 
+class RunStopped(EngineError):
+    """The run ended before the source needed what it was waiting for."""
+
+
+class PendingState:
+    """The committed state of a read, known once the target has been opened.
+
+    A source that can start before it knows the state (a connector process spends seconds
+    on its own start-up) takes this instead of the state itself; ``wait`` blocks until the
+    runner calls ``set``, or raises ``RunStopped`` after ``cancel``.
+    """
+
+    def __init__(self) -> None:
+        self._known = threading.Event()
+        self._state: Mapping[str, Any] | None = None
+        self._cancelled = False
+
+    def set(self, state: Mapping[str, Any] | None) -> None:
+        self._state = state
+        self._known.set()
+
+    def cancel(self) -> None:
+        if not self._known.is_set():
+            self._cancelled = True
+            self._known.set()
+
+    def wait(self) -> Mapping[str, Any] | None:
+        self._known.wait()
+        if self._cancelled:
+            raise RunStopped("the run stopped before the source's state was known")
+        return self._state
+
+
 class SourceEngine(Protocol):
     def check(self) -> CheckStatus: ...
 
     def discover(self) -> list[StreamInfo]: ...
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
-        """Record batches of ``stream``, interleaved with state checkpoints and rejects."""
+        """Record batches of ``stream``, interleaved with state checkpoints and rejects.
+
+        A source whose ``starts_early`` attribute is true also takes a ``PendingState``."""

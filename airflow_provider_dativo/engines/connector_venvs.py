@@ -62,11 +62,14 @@ def install(root: Path, connector: str, engine: EngineSpec, *, python: str | Non
     uv = _uv()
     if uv:
         _run([uv, "venv", "-q", "--python", interpreter, str(target)], "creating the venv")
-        _run([uv, "pip", "install", "-q", "--python", str(target / "bin" / "python"),
-              engine.pip], f"installing {engine.pip}")
+        # compiled up front: connectors start once per command, and where bytecode is not
+        # written at run time (PYTHONDONTWRITEBYTECODE) every start would compile its imports
+        _run([uv, "pip", "install", "-q", "--compile-bytecode", "--python",
+              str(target / "bin" / "python"), engine.pip], f"installing {engine.pip}")
     else:
         _run([sys.executable, "-m", "venv", str(target)], "creating the venv")
-        _run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", engine.pip],
+        _run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--compile",
+              engine.pip],
              f"installing {engine.pip}")
     marker.write_text(engine.pip)
     return target

@@ -8,11 +8,13 @@ only the rows that are really wrong instead of the batch failing to build.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import io
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from airflow_provider_dativo.engines.base import ReadItem, RejectedRecords, StateUpdate
 
@@ -32,10 +34,13 @@ def json_type_to_arrow(prop: Mapping[str, Any]) -> pa.DataType:
     return _SCALARS.get(types[0], pa.string())
 
 
-def arrow_schema_of(json_schema: Mapping[str, Any]) -> pa.Schema:
+def arrow_schema_of(json_schema: Mapping[str, Any], keep: Sequence[str] = ()) -> pa.Schema:
+    """Arrow schema of a stream's JSON schema; with ``keep``, only those properties (the
+    contract's fields: the contract check drops the rest, so they are never converted)."""
     props = json_schema.get("properties") or {}
+    wanted = set(keep)
     return pa.schema([(name, json_type_to_arrow(p if isinstance(p, Mapping) else {}))
-                      for name, p in props.items()])
+                      for name, p in props.items() if not wanted or name in wanted])
 
 
 def _declared_text(prop: Any) -> bool:
@@ -65,14 +70,16 @@ def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
 class RecordBuffer:
     """Collects one stream's records and turns them into a batch of at most ``size`` rows."""
 
-    def __init__(self, json_schema: Mapping[str, Any], size: int) -> None:
-        self.schema = arrow_schema_of(json_schema)
+    def __init__(self, json_schema: Mapping[str, Any], size: int,
+                 keep: Sequence[str] = ()) -> None:
+        self.schema = arrow_schema_of(json_schema, keep)
         self.size = size
         self.rows: list[dict[str, Any]] = []
         props = json_schema.get("properties") or {}
         # text columns that hold objects, arrays or mixed types: serialised before building
         self.as_json = [f.name for f in self.schema
                         if f.type == pa.string() and not _declared_text(props.get(f.name))]
+        self._parsed = pa.schema([f for f in self.schema if f.name not in self.as_json])
 
     def add(self, record: dict[str, Any]) -> bool:
         """Keep a record; True when the buffer is full and should be flushed."""
@@ -106,21 +113,81 @@ class RecordBuffer:
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
             return None
 
+    def from_lines(self, lines: Sequence[bytes],
+                   envelope: Sequence[str]) -> pa.RecordBatch | None:
+        """A batch straight from whole message lines, the record object at ``envelope``
+        inside each: Arrow's JSON reader parses the typed columns in C++, and only columns
+        kept as JSON text are decoded in Python. None when a line is not valid JSON or a
+        value does not fit its type: the caller then takes the lines one by one."""
+        if not len(self.schema) or not lines:
+            return None
+        nested: pa.DataType = pa.struct(list(self._parsed))
+        for key in reversed(envelope):
+            nested = pa.struct([(key, nested)])
+        text = b"\n".join(lines)
+        try:
+            table = pa_json.read_json(
+                io.BytesIO(text),
+                read_options=pa_json.ReadOptions(block_size=max(len(text) + 1, 1 << 20)),
+                parse_options=pa_json.ParseOptions(explicit_schema=pa.schema(nested),
+                                                   unexpected_field_behavior="ignore"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        if table.num_rows != len(lines):  # a line held more than one value
+            return None
+        column: pa.Array = table.column(0).combine_chunks()
+        for _ in envelope[1:]:
+            column = column.field(0)
+        parsed = pa.RecordBatch.from_struct_array(column)
+        if not self.as_json:
+            return parsed
+        texts: dict[str, list[str | None]] = {name: [] for name in self.as_json}
+        for line in lines:
+            record: Any = orjson.loads(line)
+            for key in envelope:
+                record = record[key]
+            for name, values in texts.items():
+                values.append(_as_text(record.get(name)))
+        return pa.RecordBatch.from_arrays(
+            [pa.array(texts[f.name], pa.string()) if f.name in texts else parsed.column(f.name)
+             for f in self.schema], schema=self.schema)
+
 
 class ProtocolBatches:
     """What one connector read hands on, in order: record batches, the lines that were not
-    records, then the latest checkpoint, which therefore covers every record before it."""
+    records, then the latest checkpoint, which therefore covers every record before it.
 
-    def __init__(self, json_schema: Mapping[str, Any], size: int, connector: str) -> None:
-        self.buffer = RecordBuffer(json_schema, size)
+    Records arrive either parsed (``add``) or as whole message lines not yet parsed
+    (``add_line``, the record object at ``envelope`` inside each), which are turned into a
+    batch together; a batch holds one kind only, so rows keep their arrival order.
+    """
+
+    def __init__(self, json_schema: Mapping[str, Any], size: int, connector: str, *,
+                 keep: Sequence[str] = (), envelope: Sequence[str] = ()) -> None:
+        self.keep = tuple(keep)
+        self.envelope = tuple(envelope)
+        self.buffer = RecordBuffer(json_schema, size, self.keep)
         self.size = size
         self.connector = connector
+        self._lines: list[bytes] = []
+        self._numbers: list[int] = []
         self._raw: list[str] = []
         self._reasons: list[str] = []
         self._state: Mapping[str, Any] | None = None
 
     def add(self, record: dict[str, Any]) -> Iterator[ReadItem]:
+        if self._lines:
+            yield from self.flush()
         if self.buffer.add(record):
+            yield from self.flush()
+
+    def add_line(self, number: int, line: bytes) -> Iterator[ReadItem]:
+        """One stdout line (``number``) that looks like a record message of the stream."""
+        if self.buffer.rows:
+            yield from self.flush()
+        self._lines.append(line)
+        self._numbers.append(number)
+        if len(self._lines) >= self.size:
             yield from self.flush()
 
     def reject(self, raw: str, reason: str) -> None:
@@ -133,10 +200,37 @@ class ProtocolBatches:
     def reschema(self, json_schema: Mapping[str, Any]) -> Iterator[ReadItem]:
         """Rows so far keep the schema they arrived under; later rows take the new one."""
         yield from self.flush()
-        self.buffer = RecordBuffer(json_schema, self.size)
+        self.buffer = RecordBuffer(json_schema, self.size, self.keep)
+
+    def _lines_batch(self) -> pa.RecordBatch | None:
+        lines, numbers = self._lines, self._numbers
+        self._lines, self._numbers = [], []
+        batch = self.buffer.from_lines(lines, self.envelope)
+        if batch is not None:
+            return batch
+        # one by one: find the lines that are not JSON, and type the rest value by value
+        for number, line in zip(numbers, lines, strict=True):
+            try:
+                record: Any = orjson.loads(line)
+                for key in self.envelope:
+                    record = record[key]
+            except orjson.JSONDecodeError as exc:
+                self.reject(line.decode("utf-8", "replace"),
+                            f"stdout line {number}: not valid JSON ({exc.msg})")
+                continue
+            except (KeyError, TypeError):
+                self.reject(line.decode("utf-8", "replace"),
+                            f"stdout line {number}: a record message without its record")
+                continue
+            if not isinstance(record, dict):
+                self.reject(line.decode("utf-8", "replace"),
+                            f"stdout line {number}: a record message without its record")
+                continue
+            self.buffer.add(record)
+        return self.buffer.flush()
 
     def flush(self) -> Iterator[ReadItem]:
-        batch = self.buffer.flush()
+        batch = self._lines_batch() if self._lines else self.buffer.flush()
         if batch is not None:
             yield batch
         if self._raw:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from airflow_provider_dativo.engines.launchers import Arg, Launcher, Masker
+from airflow_provider_dativo.engines.launchers import Arg, LateFile, Launcher, Masker
 from airflow_provider_dativo.errors import EngineError
 
 log = logging.getLogger("airflow_provider_dativo.connector")
@@ -48,10 +48,17 @@ class Session:
         """Remember the connector's own error; the first one is the cause, later ones follow."""
         self.error = self.mask(message) if self.error is None else self.error
 
-    def messages(self, args: Sequence[Arg],
-                 files: Mapping[str, bytes]) -> Iterator[dict[str, Any] | BadLine]:
+    def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
+                 passthrough: bytes | None = None,
+                 ) -> Iterator[dict[str, Any] | BadLine | tuple[int, bytes]]:
+        """Each stdout message parsed, or a ``BadLine``; lines that start with
+        ``passthrough`` come as ``(line number, line)``, unparsed, for the caller to parse
+        many at once."""
         with self.launcher.start(args, files, self.mask) as process:
             for number, raw in enumerate(process.lines(), 1):
+                if passthrough is not None and raw.startswith(passthrough):
+                    yield number, raw
+                    continue
                 text = raw.strip()
                 if not text:
                     continue

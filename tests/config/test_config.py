@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.config.schema_validation import SCHEMA_FILES, load_schema
 from airflow_provider_dativo.config.yaml_loader import parse_yaml
 from airflow_provider_dativo.errors import ConfigError
 from tests.conftest import REPO, write
@@ -186,3 +188,10 @@ def test_a_changed_asset_is_seen_by_the_next_load_of_its_job(config_root: Path) 
     changed = root.load_job("jobs/acme/orders.yaml")
     assert changed is not job
     assert changed.contract.field("currency").enum == ("EUR", "USD", "GBP", "CHF")
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMA_FILES))
+def test_every_shipped_schema_is_a_valid_json_schema(kind: str) -> None:
+    # the loader trusts its schemas (checking them costs each process most of a second), so
+    # they are checked here, against the JSON Schema 2020-12 metaschema
+    Draft202012Validator.check_schema(load_schema(kind))

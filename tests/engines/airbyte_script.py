@@ -21,14 +21,18 @@ SPEC = {"connectionSpecification": {"type": "object", "properties": {
         "token": {"type": "string", "airbyte_secret": True}}}}}}
 
 
+SPACED = False  # config "spelling: spaced" writes JSON with spaces, as json.dumps does
+
+
 def emit(message):
-    print(json.dumps(message), flush=True)
+    # compact, keys in the Airbyte CDK's order: the spelling the reader parses in bulk
+    print(json.dumps(message, separators=(", ", ": ") if SPACED else (",", ":")), flush=True)
 
 
 def record(i, stream="users"):
-    emit({"type": "RECORD", "record": {"stream": stream, "emitted_at": 0, "data": {
+    emit({"type": "RECORD", "record": {"stream": stream, "data": {
         "id": i, "created_at": "2024-01-01T00:00:00Z", "updated_at": f"2024-01-0{i}T00:00:00Z",
-        "age": 30 + i, "address": {"city": "Oslo"}}}})
+        "age": 30 + i, "address": {"city": "Oslo"}}, "emitted_at": 0}})
 
 
 def state(offset):
@@ -48,6 +52,8 @@ def main(argv):
     with open(argv[argv.index("--config") + 1]) as handle:
         config = json.load(handle)
     scenario = config.get("scenario", "ok")
+    global SPACED
+    SPACED = config.get("spelling") == "spaced"
     token = (config.get("credentials") or {}).get("token", "")
     if command == "check":
         emit({"type": "LOG", "log": {"level": "INFO", "message": f"checking with {token}"}})
@@ -63,13 +69,17 @@ def main(argv):
     if "--state" in argv:
         with open(argv[argv.index("--state") + 1]) as handle:
             saved = json.load(handle)
-        start = saved[0]["stream"]["stream_state"]["offset"]
+        if saved:  # an empty list is no state, as the protocol has it
+            start = saved[0]["stream"]["stream_state"]["offset"]
+    if calls:
+        with open(calls, "a") as fh:
+            fh.write("state-read\n")
     emit({"type": "LOG", "log": {"level": "INFO", "message": f"reading from {start}"}})
     emit({"type": "TRACE", "trace": {"type": "ESTIMATE", "emitted_at": 0, "estimate": {
         "name": "users", "type": "STREAM", "row_estimate": 3}}})
     record(start + 1)
     if scenario == "bad_json":
-        print('{"type": "RECORD", "record": {"stream": "users", "data": {"id": 9', flush=True)
+        print('{"type":"RECORD","record":{"stream":"users","data":{"id":9', flush=True)
     elif scenario == "unknown_stream":
         record(start + 2, stream="secrets")
     elif scenario == "missing_data":
@@ -83,9 +93,9 @@ def main(argv):
             "message": "API quota exhausted", "failure_type": "transient_error"}}})
         return 1
     elif scenario == "bad_value":
-        emit({"type": "RECORD", "record": {"stream": "users", "emitted_at": 0, "data": {
+        emit({"type": "RECORD", "record": {"stream": "users", "data": {
             "id": 50, "created_at": "2024-01-01T00:00:00Z",
-            "updated_at": "2024-01-05T00:00:00Z", "age": "old"}}})
+            "updated_at": "2024-01-05T00:00:00Z", "age": "old"}, "emitted_at": 0}})
     record(start + 2)
     record(start + 3)
     state(start + 3)

@@ -4,7 +4,10 @@ records, state hand-back, logs and secrets, and malformed output that must commi
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +15,8 @@ import pytest
 
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.engines import open_source
+from airflow_provider_dativo.engines.connector_cache import cache_dir
 from airflow_provider_dativo.errors import ContractViolation, EngineError
 from tests.conftest import write
 
@@ -20,13 +25,14 @@ TOKEN = "tok-SECRET-4711"
 JOB = "jobs/examples/script_users.yaml"
 
 
-def make_job(root: Path, scenario: str, mode: str = "strict") -> runner.JobSpec:
+def make_job(root: Path, scenario: str, mode: str = "strict", *, script: Path = SCRIPT,
+             region: str = "us", spelling: str = "compact") -> runner.JobSpec:
     write(root / "connectors" / "faker.yaml", f"""\
 type: faker
 version: 1.0.0
 default_engine:
   type: airbyte
-  command: [{sys.executable}, {SCRIPT}]
+  command: [{sys.executable}, {script}]
 """)
     write(root / JOB, f"""\
 tenant_id: demo
@@ -39,6 +45,8 @@ target_connector_path: connectors/iceberg.yaml
 source:
   connection:
     scenario: {scenario}
+    region: {region}
+    spelling: {spelling}
     credentials: {{token: {TOKEN}}}
 target:
   table: script_users
@@ -54,8 +62,10 @@ def committed(job: runner.JobSpec) -> list[int]:
     return sorted(target.load_table().scan().to_arrow().column("id").to_pylist())  # type: ignore[attr-defined]
 
 
-def test_records_and_state_round_trip(config_root: Path, caplog: pytest.LogCaptureFixture) -> None:
-    job = make_job(config_root, "ok")
+@pytest.mark.parametrize("spelling", ["compact", "spaced"])  # bulk-parsed, and line by line
+def test_records_and_state_round_trip(config_root: Path, caplog: pytest.LogCaptureFixture,
+                                      spelling: str) -> None:
+    job = make_job(config_root, "ok", spelling=spelling)
     with caplog.at_level(logging.INFO):
         manifest, _ = runner.run_job(job)
     assert manifest["rows"] == 3
@@ -72,19 +82,47 @@ def test_records_and_state_round_trip(config_root: Path, caplog: pytest.LogCaptu
     assert committed(job) == [1, 2, 3, 4, 5, 6]
 
 
-def test_a_read_reuses_a_recent_discover(config_root: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_reuse_the_spec_and_a_discover_until_the_connector_or_config_changes(
+        config_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("AIRBYTE_SCRIPT_CALLS", str(calls))
-    job = make_job(config_root, "ok")
+    monkeypatch.setenv("DATIVO_CONNECTORS_HOME", str(tmp_path / "connectors"))  # its own cache
+    script = shutil.copy(SCRIPT, tmp_path / "connector.py")
+    job = make_job(config_root, "ok", script=script)
     runner.run_job(job)
     runner.run_job(job)
     ran = calls.read_text().split()
     assert ran.count("read") == 2 and ran.count("check") == 2
     assert ran.count("discover") == 1  # the second read used the cached catalog
     assert ran.count("spec") == 1
-    cached = list((config_root / ".dativo/cache").glob("airbyte-catalog-*.json"))
+    cached = list(cache_dir(config_root).glob("airbyte-catalog-*.json"))
     assert len(cached) == 1 and TOKEN not in cached[0].name
+    assert TOKEN not in cached[0].read_text()
+
+    # a changed config asks the connector again; the spec still comes from the cache
+    def read_catalog(job: runner.JobSpec) -> None:  # what a read asks first
+        open_source(job, job.resolved_source_connection()).catalog(fresh=False)  # type: ignore[attr-defined]
+
+    read_catalog(make_job(config_root, "ok", script=script, region="eu"))
+    # so does a reinstalled connector (its files change), for the spec too
+    later = time.time_ns() + 10**9
+    os.utime(script, ns=(later, later))
+    read_catalog(make_job(config_root, "ok", script=script))
+    ran = calls.read_text().split()
+    assert ran.count("discover") == 3 and ran.count("spec") == 2
+
+
+def test_a_committed_run_stops_its_connector_before_it_reads_anything(
+        config_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("AIRBYTE_SCRIPT_CALLS", str(calls))
+    job = make_job(config_root, "ok")
+    runner.run_job(job, "once")
+    # the connector starts while the target is opened; the target then says the run is
+    # committed, and the connector, still waiting for its state, is stopped
+    assert runner.extract_step(job, "once")["already_committed"]
+    assert calls.read_text().split().count("state-read") == 1
+    assert committed(job) == [1, 2, 3]
 
 
 def test_a_failed_check_names_the_connector_message(config_root: Path) -> None:
@@ -117,7 +155,8 @@ def test_warn_mode_quarantines_bad_lines_and_values_and_loads_the_rest(
     manifest, _ = runner.run_job(job)
     assert manifest["rows"] == 3 and manifest["rule_counts"] == {"parse": 1}
     unparsed = pq.read_table(next(p for p in manifest["quarantine"] if "unparsed" in p))
-    assert unparsed.column("_dativo_raw").to_pylist()[0].startswith('{"type": "RECORD"')
+    assert unparsed.column("_dativo_raw").to_pylist()[0] == (
+        '{"type":"RECORD","record":{"stream":"users","data":{"id":9')
 
     job = make_job(config_root, "bad_value", mode="warn")
     manifest, _ = runner.run_job(job, "second")

@@ -16,11 +16,11 @@ import pytest
 from airflow_provider_dativo.engines.airbyte import AirbyteSource
 from airflow_provider_dativo.engines.base import StateUpdate
 from airflow_provider_dativo.engines.launchers import FileArg, Masker
+from airflow_provider_dativo.engines.launchers.base import split_lines
 from airflow_provider_dativo.engines.launchers.docker import (
     DockerLauncher,
     DockerSettings,
     container_spec,
-    split_lines,
 )
 from airflow_provider_dativo.errors import EngineError
 

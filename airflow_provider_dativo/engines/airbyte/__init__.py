@@ -20,15 +20,17 @@ def secret_values(names: tuple[str, ...]) -> list[str]:
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
-                batch_size: int = 65536, cursor_field: str | None = None) -> AirbyteSource:
+                batch_size: int = 65536, cursor_field: str | None = None,
+                fields: tuple[str, ...] = ()) -> AirbyteSource:
+    from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
 
     engine = recipe.engine("airbyte")
     return AirbyteSource(launcher_for(root, recipe, "airbyte"), connection,
                          connector=recipe.type, batch_size=batch_size,
                          secrets=secret_values(recipe.secret_envs),
-                         cache_dir=root / ".dativo" / "cache", cursor_field=cursor_field,
-                         sync_mode=engine.options.get("sync_mode"))
+                         cache_dir=cache_dir(root), cursor_field=cursor_field,
+                         sync_mode=engine.options.get("sync_mode"), fields=fields)
 
 
 def from_job(job: JobSpec, connection: dict) -> AirbyteSource:
@@ -37,4 +39,4 @@ def from_job(job: JobSpec, connection: dict) -> AirbyteSource:
     cursor = job.incremental.cursor_field if job.incremental else next(
         (o.cursor_field for o in job.source.objects if o.name == wanted), None)
     return from_recipe(job.root, job.source, connection, batch_size=job.batch_size,
-                       cursor_field=cursor)
+                       cursor_field=cursor, fields=job.contract.field_names)

@@ -8,12 +8,8 @@ non-zero exit fails the command with the connector's own message.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +18,13 @@ import orjson
 from airflow_provider_dativo.engines.airbyte.state import AirbyteState
 from airflow_provider_dativo.engines.base import (
     CheckStatus,
+    PendingState,
     ReadItem,
     StreamInfo,
 )
+from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
-from airflow_provider_dativo.engines.launchers import FileArg, Launcher, Masker
+from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
 from airflow_provider_dativo.engines.protocol import BadLine, Session
 from airflow_provider_dativo.errors import EngineError
 
@@ -34,7 +32,6 @@ LOG_LEVELS = {"FATAL": logging.ERROR, "ERROR": logging.ERROR, "WARN": logging.WA
               "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG,
               "TRACE": logging.DEBUG}
 CONFIG = FileArg("config.json")
-CATALOG_TTL_S = 3600.0  # a discover this recent is reused by reads
 
 
 def secret_keys(spec: Mapping[str, Any]) -> set[str]:
@@ -92,16 +89,19 @@ def _type_text(prop: Mapping[str, Any]) -> str:
 class AirbyteSource:
     """One Airbyte connector behind a launcher, configured with the job's connection."""
 
+    starts_early = True  # read() takes a PendingState: see engines.base
+
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = 65536, secrets: Sequence[str] = (),
                  cache_dir: Path | None = None, cursor_field: str | None = None,
-                 sync_mode: str | None = None) -> None:
+                 sync_mode: str | None = None, fields: Sequence[str] = ()) -> None:
         self.launcher = launcher
         self.config = dict(config)
         self.connector = connector
         self.batch_size = batch_size
         self.mask = Masker(secrets)
-        self.cache_dir = cache_dir
+        self.cache = ConnectorCache(cache_dir, "airbyte", launcher.identity())
+        self.fields = tuple(fields)  # what the job's contract reads from the stream
         self.cursor_field = cursor_field
         self.sync_mode = sync_mode
         self._secrets_known = False
@@ -156,16 +156,11 @@ class AirbyteSource:
         return {"config.json": orjson.dumps(self.config)}
 
     def spec(self) -> dict[str, Any]:
-        cache = None
-        if self.cache_dir is not None:
-            digest = hashlib.sha256(self.launcher.describe().encode()).hexdigest()[:16]
-            cache = self.cache_dir / f"airbyte-spec-{digest}.json"
-            if cache.exists():
-                return json.loads(cache.read_text())
+        cached = self.cache.spec()
+        if isinstance(cached, dict):
+            return cached
         spec = self._expect("spec", ["spec"], {}, "SPEC").get("spec") or {}
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(spec))
+        self.cache.save_spec(spec)
         return spec
 
     def _learn_secrets(self) -> None:
@@ -184,34 +179,21 @@ class AirbyteSource:
                                                       "connection failed"))
 
     def catalog(self, *, fresh: bool = True) -> list[dict[str, Any]]:
-        """The connector's streams; ``fresh=False`` may answer from a recent discover.
-
-        A read reuses the catalog of a discover younger than CATALOG_TTL_S with the same
-        connector and config, which saves starting the connector once more per run.
-        """
+        """The connector's streams; ``fresh=False`` may answer from an earlier discover with
+        the same connector install, config and contract fields (see ``connector_cache``)."""
         self._learn_secrets()
-        cache = self._catalog_cache()
-        if (not fresh and cache is not None and cache.exists()
-                and time.time() - cache.stat().st_mtime < CATALOG_TTL_S):
-            return list(json.loads(cache.read_text()))
+        # the contract's fields are part of the key: a field added to the contract (a column
+        # the connector gained since) asks the connector again
+        config = self._config_file()["config.json"] + orjson.dumps(self.fields)
+        if not fresh:
+            cached = self.cache.catalog(config)
+            if isinstance(cached, list):
+                return cached
         found = self._expect("discover", ["discover", "--config", CONFIG], self._config_file(),
                              "CATALOG")
         streams = list((found.get("catalog") or {}).get("streams") or [])
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(streams))
-            tmp.replace(cache)  # atomic: a concurrent reader never sees half a catalog
+        self.cache.save_catalog(config, streams)
         return streams
-
-    def _catalog_cache(self) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        # the config is part of the key (it decides what a connector offers); only a digest
-        # of it is kept, never the values
-        key = hashlib.sha256(self.launcher.describe().encode() + self._config_file()[
-            "config.json"]).hexdigest()[:24]
-        return self.cache_dir / f"airbyte-catalog-{key}.json"
 
     def discover(self) -> list[StreamInfo]:
         return [stream_info(s) for s in self.catalog()]
@@ -235,7 +217,8 @@ class AirbyteSource:
             configured["primary_key"] = stream["source_defined_primary_key"]
         return configured
 
-    def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
+    def read(self, stream: str,
+             state: Mapping[str, Any] | PendingState | None) -> Iterator[ReadItem]:
         streams = {s["name"]: s for s in self.catalog(fresh=False)}
         if stream not in streams:  # the connector may have gained it since the cached discover
             streams = {s["name"]: s for s in self.catalog()}
@@ -245,20 +228,44 @@ class AirbyteSource:
                               "source.object or the asset's object")
         selected = streams[stream]
         catalog = {"streams": [self.configured_stream(selected)]}
-        progress = AirbyteState(state)
-        files = {**self._config_file(), "catalog.json": orjson.dumps(catalog)}
+        files: dict[str, bytes | LateFile] = {
+            **self._config_file(), "catalog.json": orjson.dumps(catalog)}
         args: list[Any] = ["read", "--config", CONFIG, "--catalog", FileArg("catalog.json")]
-        previous = progress.argument()
-        if previous is not None:
-            files["state.json"] = orjson.dumps(previous)
-            args += ["--state", FileArg("state.json")]
-        yield from self._read(args, files, stream, selected.get("json_schema") or {}, progress)
+        if isinstance(state, PendingState):
+            # the connector starts now and reads its state once the target has answered; a
+            # first run hands it an empty state list, which the protocol reads as no state
+            pending = state
 
-    def _read(self, args: list[Any], files: dict[str, bytes], stream: str,
-              json_schema: Mapping[str, Any], progress: AirbyteState) -> Iterator[ReadItem]:
+            def committed() -> AirbyteState:
+                return AirbyteState(pending.wait())
+
+            files["state.json"] = LateFile(lambda: orjson.dumps(committed().argument() or []))
+            args += ["--state", FileArg("state.json")]
+        else:
+            known = AirbyteState(state)
+
+            def committed() -> AirbyteState:
+                return known
+
+            if known.argument() is not None:
+                files["state.json"] = orjson.dumps(known.argument())
+                args += ["--state", FileArg("state.json")]
+        yield from self._read(args, files, stream, selected.get("json_schema") or {}, committed)
+
+    def _read(self, args: list[Any], files: dict[str, bytes | LateFile], stream: str,
+              json_schema: Mapping[str, Any],
+              committed: Callable[[], AirbyteState]) -> Iterator[ReadItem]:
+        progress: AirbyteState | None = None
         session = self._session("read")
-        out = ProtocolBatches(json_schema, self.batch_size, self.connector)
-        for message in session.messages(args, files):
+        out = ProtocolBatches(json_schema, self.batch_size, self.connector, keep=self.fields,
+                              envelope=("record", "data"))
+        # how the Airbyte CDK writes a record of this stream; such lines are parsed in bulk,
+        # any other spelling takes the general path below
+        prefix = b'{"type":"RECORD","record":{"stream":' + orjson.dumps(stream) + b',"data":{'
+        for message in session.messages(args, files, passthrough=prefix):
+            if isinstance(message, tuple):
+                yield from out.add_line(*message)
+                continue
             if isinstance(message, BadLine):
                 out.reject(message.raw, message.reason)
                 continue
@@ -276,6 +283,8 @@ class AirbyteSource:
                         "connector is broken or misconfigured, nothing was committed")
                 yield from out.add(record["data"])
             elif kind == "STATE":
+                if progress is None:  # a connector sends state only after it read its own
+                    progress = committed()
                 if progress.update(message.get("state") or {}):
                     out.checkpoint(progress.saved() or {})
             else:

@@ -9,14 +9,15 @@ from airflow_provider_dativo.engines.launchers.base import (
     Arg,
     ConnectorProcess,
     FileArg,
+    LateFile,
     Launcher,
     Masker,
     stop_running,
 )
 from airflow_provider_dativo.errors import EngineError
 
-__all__ = ["Arg", "ConnectorProcess", "FileArg", "Launcher", "Masker", "launcher_for",
-           "stop_running"]
+__all__ = ["Arg", "ConnectorProcess", "FileArg", "LateFile", "Launcher", "Masker",
+           "launcher_for", "stop_running"]
 
 LAUNCHERS = ("local", "docker")
 

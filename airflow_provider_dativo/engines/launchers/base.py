@@ -8,9 +8,10 @@ mount inside a container), starts the process and hands back its stdout lines.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +29,23 @@ class FileArg:
 
 
 Arg = str | FileArg
+
+
+class LateFile:
+    """A file whose content is known only after the connector has started (the committed
+    state, while the target is still being opened). ``produce`` blocks until the content is
+    known and raises when the run stopped before it was. A launcher that can, hands the
+    connector a FIFO and writes the content when it arrives, so the connector's start-up and
+    the caller's own work overlap; any other launcher asks for the content first."""
+
+    def __init__(self, produce: Callable[[], bytes]) -> None:
+        self.produce = produce
+
+
+def resolved(files: Mapping[str, bytes | LateFile]) -> dict[str, bytes]:
+    """Every file's content, waiting for late ones."""
+    return {name: content.produce() if isinstance(content, LateFile) else content
+            for name, content in files.items()}
 
 
 class Masker:
@@ -70,6 +88,78 @@ class StderrTail:
         return "\n".join(self.lines)
 
 
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Whole lines (without their newline) from chunks cut anywhere; splitting a large chunk
+    in C is far cheaper than Python's line iteration."""
+    rest = b""
+    for chunk in chunks:
+        cut = chunk.rfind(b"\n") + 1
+        if not cut:
+            rest += chunk
+            continue
+        lines = (rest + chunk[:cut] if rest else chunk[:cut]).split(b"\n")
+        rest = chunk[cut:]
+        lines.pop()  # the empty piece after the last newline
+        yield from lines
+    if rest:
+        yield rest
+
+
+_END = object()
+
+
+class _Raised:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class StdoutPump:
+    """Reads a connector's stdout on its own thread, up to ``depth`` chunks ahead.
+
+    A pipe holds 64 KiB: a parser busy building a batch would otherwise leave the connector
+    blocked on a full pipe for as long, so the connector's time and ours would add up instead
+    of overlapping. The queue bounds the memory; closing ``lines()`` never waits for the thread,
+    which ends with the stream once the launcher stops the process.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], depth: int = 64) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True,
+                                        name="dativo-connector-stdout")
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pump(self, chunks: Iterable[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                if chunk and not self._put(chunk):
+                    return
+        except BaseException as exc:  # the stream broke (a Docker API error): the reader raises
+            self._put(_Raised(exc))
+        self._put(_END)
+
+    def _chunks(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not _END:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item  # type: ignore[misc]
+
+    def lines(self) -> Iterator[bytes]:
+        try:
+            yield from split_lines(self._chunks())
+        finally:
+            self._closed.set()
+
+
 class ConnectorProcess(Protocol):
     def lines(self) -> Iterator[bytes]:
         """The process's stdout, one line at a time (without its newline), until it closes."""
@@ -86,12 +176,16 @@ class ConnectorProcess(Protocol):
 class Launcher(Protocol):
     name: str
 
-    def start(self, args: Sequence[Arg], files: Mapping[str, bytes],
+    def start(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
               mask: Masker) -> AbstractContextManager[ConnectorProcess]:
         """Start the connector with ``args``; ``files`` are the contents of its ``FileArg``s."""
 
     def describe(self) -> str:
         """What runs, for messages (image or command), never with secrets."""
+
+    def identity(self) -> str:
+        """What, besides its config, decides a connector's spec and catalog: the key of their
+        caches (an image reference; a command and when its files last changed)."""
 
 
 # processes started by any launcher in this process, so a killed task stops its connectors

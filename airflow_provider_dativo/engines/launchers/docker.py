@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,8 +22,12 @@ from typing import Any
 from airflow_provider_dativo.engines.launchers.base import (
     Arg,
     FileArg,
+    LateFile,
     Masker,
     StderrTail,
+    StdoutPump,
+    resolved,
+    split_lines,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
@@ -56,19 +60,6 @@ class DockerSettings:
                    network_mode=docker.get("network_mode"), pull=pull,
                    auto_remove=bool(docker.get("auto_remove", True)), user=docker.get("user"),
                    env={str(k): str(v) for k, v in (docker.get("env") or {}).items()})
-
-
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Whole lines from a stream of arbitrary chunks (the Docker API does not align them)."""
-    rest = b""
-    for chunk in chunks:
-        rest += chunk
-        if b"\n" not in chunk:
-            continue
-        *whole, rest = rest.split(b"\n")
-        yield from whole
-    if rest:
-        yield rest
 
 
 def container_spec(image: str, args: Sequence[Arg], host_dir: str,
@@ -112,7 +103,7 @@ class DockerProcess:
             self._tail.feed(line)
 
     def lines(self) -> Iterator[bytes]:
-        return split_lines(self._stdout)
+        return StdoutPump(self._stdout).lines()
 
     def wait(self) -> int:
         code = int(self.container.wait().get("StatusCode", 1))
@@ -162,6 +153,9 @@ class DockerLauncher:
     def describe(self) -> str:
         return f"docker image {self.image}"
 
+    def identity(self) -> str:
+        return self.describe()
+
     def _ensure_image(self, client: Any) -> None:
         if self.settings.pull == "always":
             client.images.pull(self.image)
@@ -190,10 +184,12 @@ class DockerLauncher:
         return str(folder)
 
     @contextmanager
-    def start(self, args: Sequence[Arg], files: Mapping[str, bytes],
+    def start(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
               mask: Masker) -> Iterator[DockerProcess]:
         client = self.client_factory()
-        folder = self._private_dir(files)
+        # a mounted FIFO is not portable (Docker Desktop's file sharing), so late files are
+        # waited for before the container starts
+        folder = self._private_dir(resolved(files))
         try:
             self._ensure_image(client)
             container = client.containers.create(

@@ -2,31 +2,75 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from airflow_provider_dativo.engines.launchers.base import (
     Arg,
     FileArg,
+    LateFile,
     Masker,
     StderrTail,
+    StdoutPump,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
 
 READ_BUFFER = 1 << 20
+FIFO_POLL_S = 0.01
+
+
+def _feed_fifo(path: Path, late: LateFile, popen: subprocess.Popen[bytes],
+               failed: list[BaseException]) -> None:
+    """Write a late file's content into its FIFO once the connector opens it, then leave a
+    plain file with the same content in its place for any later open. A run stopped before
+    the content was known stops the connector, which is then still waiting for the file:
+    it has read nothing and fetched nothing."""
+    try:
+        content = late.produce()
+    except BaseException as exc:
+        failed.append(exc)
+        popen.kill()
+        return
+    while popen.poll() is None:
+        try:
+            # non-blocking: a connector that never opens the file must not keep us here
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: nobody has opened it for reading yet
+                raise
+            time.sleep(FIFO_POLL_S)
+            continue
+        os.set_blocking(fd, True)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            pass  # the connector closed the file early; it knows what it read
+        finally:
+            os.close(fd)
+        break
+    plain = path.with_name(f".{path.name}.plain")
+    plain.write_bytes(content)
+    plain.chmod(0o600)
+    plain.replace(path)
 
 
 class LocalProcess:
-    def __init__(self, popen: subprocess.Popen[bytes], tail: StderrTail) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], tail: StderrTail,
+                 late_failures: list[BaseException] | None = None) -> None:
         self._popen = popen
         self._tail = tail
+        self._late_failures = late_failures if late_failures is not None else []
         self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._reader.start()
 
@@ -37,22 +81,15 @@ class LocalProcess:
             self._tail.feed(raw)
 
     def lines(self) -> Iterator[bytes]:
-        # large reads split in C are much cheaper than Python's line iteration
         stdout = self._popen.stdout
         assert stdout is not None
-        rest = b""
-        while block := stdout.read1(READ_BUFFER):
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            rest = block[cut:]
-            if cut:
-                yield from block[:cut].split(b"\n")[:-1]
-        if rest:
-            yield rest
+        return StdoutPump(iter(lambda: stdout.read1(READ_BUFFER), b"")).lines()
 
     def wait(self) -> int:
         code = self._popen.wait()
         self._reader.join(timeout=5)
+        if self._late_failures:  # the connector was stopped because its input never came
+            raise self._late_failures[0]
         return code
 
     def stderr_tail(self) -> str:
@@ -80,13 +117,24 @@ class LocalLauncher:
     def describe(self) -> str:
         return " ".join(self.command)
 
+    def identity(self) -> str:
+        # a reinstalled connector (or an edited connector script) rewrites its files
+        stamps = [str(Path(part).stat().st_mtime_ns) for part in self.command
+                  if Path(part).is_file()]
+        return " ".join([*self.command, *stamps])
+
     @contextmanager
-    def start(self, args: Sequence[Arg], files: Mapping[str, bytes],
+    def start(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
               mask: Masker) -> Iterator[LocalProcess]:
         folder = Path(tempfile.mkdtemp(prefix="dativo-connector-"))  # mode 0700: private
+        late: dict[Path, LateFile] = {}
         try:
             for name, content in files.items():
                 path = folder / name
+                if isinstance(content, LateFile):
+                    os.mkfifo(path, 0o600)
+                    late[path] = content
+                    continue
                 path.write_bytes(content)
                 path.chmod(0o600)
             argv = [*self.command, *(str(folder / a.name) if isinstance(a, FileArg) else a
@@ -100,14 +148,19 @@ class LocalLauncher:
                 raise EngineError(f"cannot start connector '{self.describe()}': {exc}. Check "
                                   "the recipe's command, or run `dativo connectors install "
                                   "NAME`") from exc
-            process = LocalProcess(popen, StderrTail(self.label, mask))
+            failed: list[BaseException] = []
+            for path, content in late.items():
+                threading.Thread(target=_feed_fifo, args=(path, content, popen, failed),
+                                 daemon=True, name=f"dativo-{path.name}").start()
+            process = LocalProcess(popen, StderrTail(self.label, mask), failed)
             track(process, True)
             try:
                 yield process
             finally:
                 track(process, False)
                 process.kill()
-                process.wait()
+                with suppress(Exception):  # a late file's failure was raised to the reader
+                    process.wait()
                 for stream in (popen.stdout, popen.stderr):
                     if stream is not None:
                         stream.close()
