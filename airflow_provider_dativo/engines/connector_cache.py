@@ -63,8 +63,9 @@ class ConnectorCache:
     def save_spec(self, spec: Any) -> None:
         self._save(self._path("spec"), spec)
 
-    def catalog(self, config: bytes) -> Any:
-        return self._load(self._path("catalog", config))
+    def catalog(self, key: bytes) -> Any:
+        """The catalog kept for ``key`` (the config and whatever else decides the answer)."""
+        return self._load(self._path("catalog", key))
 
-    def save_catalog(self, config: bytes, catalog: Any) -> None:
-        self._save(self._path("catalog", config), catalog)
+    def save_catalog(self, key: bytes, catalog: Any) -> None:
+        self._save(self._path("catalog", key), catalog)

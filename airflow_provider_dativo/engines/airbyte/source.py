@@ -184,15 +184,15 @@ class AirbyteSource:
         self._learn_secrets()
         # the contract's fields are part of the key: a field added to the contract (a column
         # the connector gained since) asks the connector again
-        config = self._config_file()["config.json"] + orjson.dumps(self.fields)
+        key = self._config_file()["config.json"] + orjson.dumps(self.fields)
         if not fresh:
-            cached = self.cache.catalog(config)
+            cached = self.cache.catalog(key)
             if isinstance(cached, list):
                 return cached
         found = self._expect("discover", ["discover", "--config", CONFIG], self._config_file(),
                              "CATALOG")
         streams = list((found.get("catalog") or {}).get("streams") or [])
-        self.cache.save_catalog(config, streams)
+        self.cache.save_catalog(key, streams)
         return streams
 
     def discover(self) -> list[StreamInfo]:

@@ -8,7 +8,6 @@ mount inside a container), starts the process and hands back its stdout lines.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -105,38 +104,39 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
 
 
-_END = object()
-
-
 class _Raised:
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
 
 class StdoutPump:
-    """Reads a connector's stdout on its own thread, up to ``depth`` chunks ahead.
+    """Reads a connector's stdout on its own thread, up to ``limit`` bytes ahead.
 
-    A pipe holds 64 KiB: a parser busy building a batch would otherwise leave the connector
+    A pipe holds little: a parser busy building a batch would otherwise leave the connector
     blocked on a full pipe for as long, so the connector's time and ours would add up instead
-    of overlapping. The queue bounds the memory; closing ``lines()`` never waits for the thread,
-    which ends with the stream once the launcher stops the process.
+    of overlapping. The byte limit bounds the memory; closing ``lines()`` never waits for the
+    thread, which ends with the stream once the launcher stops the process.
     """
 
-    def __init__(self, chunks: Iterable[bytes], depth: int = 64) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True,
-                                        name="dativo-connector-stdout")
-        self._thread.start()
+    def __init__(self, chunks: Iterable[bytes], limit: int = 64 << 20) -> None:
+        self._limit = limit
+        self._ready = threading.Condition()
+        self._queue: deque[bytes | _Raised | None] = deque()  # None: the stream ended
+        self._queued = 0
+        self._closed = False
+        threading.Thread(target=self._pump, args=(chunks,), daemon=True,
+                         name="dativo-connector-stdout").start()
 
-    def _put(self, item: object) -> bool:
-        while not self._closed.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _put(self, item: bytes | _Raised | None) -> bool:
+        with self._ready:
+            while self._queued > self._limit and not self._closed:
+                self._ready.wait(0.1)
+            if self._closed:
+                return False
+            self._queue.append(item)
+            self._queued += len(item) if isinstance(item, bytes) else 0
+            self._ready.notify_all()
+            return True
 
     def _pump(self, chunks: Iterable[bytes]) -> None:
         try:
@@ -145,19 +145,30 @@ class StdoutPump:
                     return
         except BaseException as exc:  # the stream broke (a Docker API error): the reader raises
             self._put(_Raised(exc))
-        self._put(_END)
+        self._put(None)
 
     def _chunks(self) -> Iterator[bytes]:
-        while (item := self._queue.get()) is not _END:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                item = self._queue.popleft()
+                if isinstance(item, bytes):
+                    self._queued -= len(item)
+                self._ready.notify_all()
+            if item is None:
+                return
             if isinstance(item, _Raised):
                 raise item.error
-            yield item  # type: ignore[misc]
+            yield item
 
     def lines(self) -> Iterator[bytes]:
         try:
             yield from split_lines(self._chunks())
         finally:
-            self._closed.set()
+            with self._ready:
+                self._closed = True
+                self._ready.notify_all()
 
 
 class ConnectorProcess(Protocol):

@@ -142,7 +142,8 @@ class LocalLauncher:
             try:
                 popen = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, bufsize=READ_BUFFER, cwd=self.cwd,
+                    stderr=subprocess.PIPE, bufsize=READ_BUFFER, pipesize=READ_BUFFER,
+                    cwd=self.cwd,
                     env={**os.environ, **self.env})
             except OSError as exc:
                 raise EngineError(f"cannot start connector '{self.describe()}': {exc}. Check "

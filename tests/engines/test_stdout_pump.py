@@ -1,0 +1,62 @@
+"""A connector's stdout read ahead on a thread: lines intact and in order, memory bounded, a
+broken stream raised to the reader, and an early stop that waits for nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_provider_dativo.engines.launchers.base import StdoutPump
+
+
+def test_lines_cut_across_chunks_arrive_whole_and_in_order() -> None:
+    text = b"".join(b'{"n":%d}\n' % i for i in range(5000))
+    chunks = [text[i:i + 997] for i in range(0, len(text), 997)]
+    lines = list(StdoutPump(chunks).lines())
+    assert lines == [b'{"n":%d}' % i for i in range(5000)]
+
+
+def test_the_pump_stays_within_its_byte_limit() -> None:
+    pulled = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(100):
+            pulled.append(i)
+            yield b"x" * 1000 + b"\n"
+
+    lines = StdoutPump(chunks(), limit=10_000).lines()
+    next(lines)
+    time.sleep(0.3)  # a reader busy elsewhere: the pump runs ahead only up to the limit
+    assert 10 <= len(pulled) <= 14
+    assert len(list(lines)) == 99
+
+
+def test_a_broken_stream_is_raised_after_the_lines_before_it() -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"a\nb\n"
+        raise ConnectionError("docker API went away")
+
+    got = []
+    with pytest.raises(ConnectionError, match="went away"):
+        for line in StdoutPump(chunks()).lines():
+            got.append(line)
+    assert got == [b"a", b"b"]
+
+
+def test_stopping_early_releases_the_pump() -> None:
+    finished = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while True:
+                yield b"y" * 100 + b"\n"
+        finally:
+            finished.set()
+
+    lines = StdoutPump(chunks(), limit=1000).lines()
+    next(lines)
+    lines.close()
+    assert finished.wait(5)  # the pump noticed and let its stream go
