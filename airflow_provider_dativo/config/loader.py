@@ -333,7 +333,7 @@ class ConfigRoot:
                 incremental=IncrementalSpec(incremental["cursor_field"],
                                             incremental.get("lookback_days", 0))
                 if incremental else None,
-                batch_size=src_cfg.get("batch_size", 65536),
+                batch_size=src_cfg.get("batch_size"),
                 schedule=data.get("schedule"),
                 owner=data.get("owner") or contract.owner,
                 tags=tuple(data.get("tags", ())),

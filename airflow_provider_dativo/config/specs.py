@@ -127,7 +127,7 @@ class JobSpec:
     target_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     validation_mode: str = "strict"
     incremental: IncrementalSpec | None = None
-    batch_size: int = 65536
+    batch_size: int | None = None  # rows per batch; None: the engine's own default
     schedule: str | None = None
     owner: str | None = None
     tags: tuple[str, ...] = ()

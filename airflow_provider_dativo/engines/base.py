@@ -45,6 +45,13 @@ class RejectedRecords:
 ReadItem = pa.RecordBatch | StateUpdate | RejectedRecords
 
 
+# Rows per batch unless a job sets source.batch_size. Connector protocols hand over rows as a
+# process writes them, so the last batch is built after the process ends: smaller batches
+# keep that tail short, and the bulk JSON parser gains nothing from larger ones.
+DEFAULT_BATCH_ROWS = 65536
+PROTOCOL_BATCH_ROWS = 16384
+
+
 class RunStopped(EngineError):
     """The run ended before the source needed what it was waiting for."""
 

@@ -3,6 +3,7 @@ records, state hand-back, logs and secrets, and malformed output that must commi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -10,12 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.engines import open_source
+from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS
 from airflow_provider_dativo.engines.connector_cache import cache_dir
 from airflow_provider_dativo.errors import ContractViolation, EngineError
 from tests.conftest import write
@@ -163,3 +166,14 @@ def test_warn_mode_quarantines_bad_lines_and_values_and_loads_the_rest(
     # one value of the wrong type rejects one row, not the batch
     assert manifest["rows"] == 3 and manifest["rejected"] == 1
     assert committed(job) == [1, 2, 3, 4, 5, 6]
+
+
+def test_connector_batches_default_to_the_protocol_size_and_follow_the_job(
+        config_root: Path) -> None:
+    job = make_job(config_root, "ok")
+    assert job.batch_size is None
+    assert open_source(job, job.resolved_source_connection()).batch_size == PROTOCOL_BATCH_ROWS  # type: ignore[attr-defined]
+    sized = dataclasses.replace(job, batch_size=2)
+    batches = [item for item in open_source(sized, sized.resolved_source_connection()).read(
+        "users", None) if isinstance(item, pa.RecordBatch)]
+    assert [b.num_rows for b in batches] == [2, 1]

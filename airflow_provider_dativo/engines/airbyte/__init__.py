@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_dativo.engines.airbyte.source import AirbyteSource
+from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
@@ -20,7 +21,7 @@ def secret_values(names: tuple[str, ...]) -> list[str]:
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
-                batch_size: int = 65536, cursor_field: str | None = None,
+                batch_size: int = PROTOCOL_BATCH_ROWS, cursor_field: str | None = None,
                 fields: tuple[str, ...] = ()) -> AirbyteSource:
     from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
@@ -38,5 +39,6 @@ def from_job(job: JobSpec, connection: dict) -> AirbyteSource:
     wanted = job.source_object or job.contract.name
     cursor = job.incremental.cursor_field if job.incremental else next(
         (o.cursor_field for o in job.source.objects if o.name == wanted), None)
-    return from_recipe(job.root, job.source, connection, batch_size=job.batch_size,
-                       cursor_field=cursor, fields=job.contract.field_names)
+    return from_recipe(job.root, job.source, connection,
+                       batch_size=job.batch_size or PROTOCOL_BATCH_ROWS, cursor_field=cursor,
+                       fields=job.contract.field_names)

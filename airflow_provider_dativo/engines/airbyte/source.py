@@ -17,6 +17,7 @@ import orjson
 
 from airflow_provider_dativo.engines.airbyte.state import AirbyteState
 from airflow_provider_dativo.engines.base import (
+    PROTOCOL_BATCH_ROWS,
     CheckStatus,
     PendingState,
     ReadItem,
@@ -92,7 +93,7 @@ class AirbyteSource:
     starts_early = True  # read() takes a PendingState: see engines.base
 
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
-                 batch_size: int = 65536, secrets: Sequence[str] = (),
+                 batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  cache_dir: Path | None = None, cursor_field: str | None = None,
                  sync_mode: str | None = None, fields: Sequence[str] = ()) -> None:
         self.launcher = launcher

@@ -32,7 +32,13 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 
-from airflow_provider_dativo.engines.base import CheckStatus, ReadItem, StateUpdate, StreamInfo
+from airflow_provider_dativo.engines.base import (
+    DEFAULT_BATCH_ROWS,
+    CheckStatus,
+    ReadItem,
+    StateUpdate,
+    StreamInfo,
+)
 from airflow_provider_dativo.engines.native.cursor import later, lookback_bound
 from airflow_provider_dativo.engines.native.files import as_text
 from airflow_provider_dativo.errors import EngineError
@@ -62,11 +68,12 @@ class HttpSourceConfig:
     backoff_s: float = 0.5
     max_backoff_s: float = 60.0
     timeout_s: float = 30.0
-    batch_rows: int = 65536
+    batch_rows: int = DEFAULT_BATCH_ROWS
 
     @classmethod
     def from_connection(cls, connection: Mapping[str, Any], *, cursor_field: str | None = None,
-                        lookback_days: int = 0, batch_rows: int = 65536) -> HttpSourceConfig:
+                        lookback_days: int = 0,
+                        batch_rows: int = DEFAULT_BATCH_ROWS) -> HttpSourceConfig:
         if not connection.get("base_url"):
             raise EngineError("the HTTP source needs source.connection.base_url")
         auth = dict(connection.get("auth") or {})
@@ -306,5 +313,6 @@ def from_job(job: JobSpec, connection: dict) -> HttpSource:
     inc = job.incremental
     return HttpSource(HttpSourceConfig.from_connection(
         connection, cursor_field=inc.cursor_field if inc else None,
-        lookback_days=inc.lookback_days if inc else 0, batch_rows=job.batch_size),
+        lookback_days=inc.lookback_days if inc else 0,
+        batch_rows=job.batch_size or DEFAULT_BATCH_ROWS),
         stream=job.source_object or job.contract.name)

@@ -24,14 +24,19 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from airflow_provider_dativo.engines.base import CheckStatus, ReadItem, StateUpdate, StreamInfo
+from airflow_provider_dativo.engines.base import (
+    DEFAULT_BATCH_ROWS,
+    CheckStatus,
+    ReadItem,
+    StateUpdate,
+    StreamInfo,
+)
 from airflow_provider_dativo.engines.native.cursor import later, lookback_bound
 from airflow_provider_dativo.errors import DativoError, EngineError
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import JobSpec
 
-DEFAULT_BATCH_ROWS = 65536
 # catalogue type names that make a usable cursor (PostgreSQL and MySQL spellings)
 CURSOR_TYPES = ("date", "timestamp", "datetime", "int", "bigint", "smallint")
 T = TypeVar("T")

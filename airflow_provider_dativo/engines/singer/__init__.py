@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS
 from airflow_provider_dativo.engines.singer.source import SingerSource
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ __all__ = ["SingerSource", "from_job", "from_recipe"]
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
-                batch_size: int = 65536) -> SingerSource:
+                batch_size: int = PROTOCOL_BATCH_ROWS) -> SingerSource:
     from airflow_provider_dativo.engines.airbyte import secret_values
     from airflow_provider_dativo.engines.launchers import launcher_for
 
@@ -26,4 +27,5 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
 
 def from_job(job: JobSpec, connection: dict) -> SingerSource:
     """The engine registry's entry point: the job's source recipe with its connection."""
-    return from_recipe(job.root, job.source, connection, batch_size=job.batch_size)
+    return from_recipe(job.root, job.source, connection,
+                       batch_size=job.batch_size or PROTOCOL_BATCH_ROWS)

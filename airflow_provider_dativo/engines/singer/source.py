@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from airflow_provider_dativo.engines.base import (
+    PROTOCOL_BATCH_ROWS,
     CheckStatus,
     ReadItem,
     StreamInfo,
@@ -87,7 +88,7 @@ def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
 
 class SingerSource:
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
-                 batch_size: int = 65536, secrets: Sequence[str] = (),
+                 batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  catalog_flag: str = "--catalog") -> None:
         self.launcher = launcher
         self.config = dict(config)
