@@ -12,10 +12,13 @@ DEMO_ENV := AIRFLOW_HOME=$(DEMO_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags 
 
 .PHONY: install test lint schema-validate docs demo bench clean
 
+# Bytecode is compiled at install (the editable package too): where PYTHONDONTWRITEBYTECODE is
+# set, every process would otherwise compile what it imports, seconds per Airflow task.
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade uv
 	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m compileall -q airflow_provider_dativo > /dev/null
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
