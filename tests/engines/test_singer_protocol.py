@@ -17,9 +17,22 @@ from airflow_provider_dativo.errors import EngineError
 SCRIPT = Path(__file__).with_name("singer_script.py")
 
 
-def tap(tmp_path: Path, scenario: str = "ok") -> SingerSource:
+def tap(tmp_path: Path, scenario: str = "ok", cache_dir: Path | None = None) -> SingerSource:
     return SingerSource(LocalLauncher([sys.executable, str(SCRIPT)]),
-                        {"folder": str(tmp_path), "scenario": scenario}, connector="widgets")
+                        {"folder": str(tmp_path), "scenario": scenario}, connector="widgets",
+                        cache_dir=cache_dir)
+
+
+def test_reads_reuse_a_discover_and_a_check_always_asks_the_tap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("SINGER_SCRIPT_CALLS", str(calls))
+    source = tap(tmp_path, cache_dir=tmp_path / "cache")
+    list(source.read("people", None))
+    list(source.read("people", None))
+    assert calls.read_text().split() == ["discover", "sync", "sync"]
+    assert source.check().ok  # a check proves the connection: never from the cache
+    assert calls.read_text().split().count("discover") == 2
 
 
 def test_discover_reads_the_catalog_document(tmp_path: Path) -> None:

@@ -15,17 +15,21 @@ __all__ = ["SingerSource", "from_job", "from_recipe"]
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
-                batch_size: int = PROTOCOL_BATCH_ROWS) -> SingerSource:
+                batch_size: int = PROTOCOL_BATCH_ROWS,
+                fields: tuple[str, ...] = ()) -> SingerSource:
     from airflow_provider_dativo.engines.airbyte import secret_values
+    from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
 
     engine = recipe.engine("singer")
     return SingerSource(launcher_for(root, recipe, "singer"), connection, connector=recipe.type,
                         batch_size=batch_size, secrets=secret_values(recipe.secret_envs),
-                        catalog_flag=str(engine.options.get("catalog_flag", "--catalog")))
+                        catalog_flag=str(engine.options.get("catalog_flag", "--catalog")),
+                        cache_dir=cache_dir(root), fields=fields)
 
 
 def from_job(job: JobSpec, connection: dict) -> SingerSource:
     """The engine registry's entry point: the job's source recipe with its connection."""
     return from_recipe(job.root, job.source, connection,
-                       batch_size=job.batch_size or PROTOCOL_BATCH_ROWS)
+                       batch_size=job.batch_size or PROTOCOL_BATCH_ROWS,
+                       fields=job.contract.field_names)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -21,6 +22,7 @@ from airflow_provider_dativo.engines.base import (
     ReadItem,
     StreamInfo,
 )
+from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, Launcher, Masker
 from airflow_provider_dativo.engines.protocol import BadLine, Session
@@ -89,8 +91,11 @@ def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
 class SingerSource:
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
-                 catalog_flag: str = "--catalog") -> None:
+                 catalog_flag: str = "--catalog", cache_dir: Path | None = None,
+                 fields: Sequence[str] = ()) -> None:
         self.launcher = launcher
+        self.cache = ConnectorCache(cache_dir, "singer", launcher.identity())
+        self.fields = tuple(fields)  # what the job's contract reads from the stream
         self.config = dict(config)
         self.connector = connector
         self.batch_size = batch_size
@@ -100,7 +105,14 @@ class SingerSource:
     def _files(self) -> dict[str, bytes]:
         return {"config.json": orjson.dumps(self.config)}
 
-    def catalog(self) -> dict[str, Any]:
+    def catalog(self, *, fresh: bool = True) -> dict[str, Any]:
+        """The tap's catalog; ``fresh=False`` may answer from an earlier discover with the same
+        tap install, config and contract fields (see ``connector_cache``)."""
+        key = self._files()["config.json"] + orjson.dumps(self.fields)
+        if not fresh:
+            cached = self.cache.catalog(key)
+            if isinstance(cached, dict):
+                return cached
         session = Session(self.launcher, self.mask, self.connector, "--discover")
         text = session.output(["--config", CONFIG, "--discover"], self._files())
         try:
@@ -110,6 +122,7 @@ class SingerSource:
                               f"({exc.msg})") from exc
         if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
             raise EngineError(f"{self.connector} --discover printed no 'streams' list")
+        self.cache.save_catalog(key, catalog)
         return catalog
 
     def discover(self) -> list[StreamInfo]:
@@ -122,8 +135,11 @@ class SingerSource:
                            + ", ".join(s.name for s in streams))
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
-        catalog = self.catalog()
+        catalog = self.catalog(fresh=False)
         entries = {stream_id(e): e for e in catalog["streams"]}
+        if stream not in entries:  # the tap may have gained it since the kept discover
+            catalog = self.catalog()
+            entries = {stream_id(e): e for e in catalog["streams"]}
         if stream not in entries:
             raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
                               f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
@@ -139,7 +155,11 @@ class SingerSource:
     def _read(self, args: list[Any], files: dict[str, bytes], stream: str,
               schema: Mapping[str, Any]) -> Iterator[ReadItem]:
         session = Session(self.launcher, self.mask, self.connector, "sync")
-        out = ProtocolBatches(schema, self.batch_size, self.connector)
+        out = ProtocolBatches(schema, self.batch_size, self.connector, keep=self.fields,
+                              envelope=("record",))
+        # how the Singer SDK writes a record of this stream; such lines are parsed in bulk,
+        # any other spelling takes the general path below
+        prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream) + b',"record":{'
 
         def own(name: Any) -> None:
             if name != stream:
@@ -147,7 +167,10 @@ class SingerSource:
                     f"{self.connector} sent data for stream '{name}', which the catalog does "
                     f"not select (it selects '{stream}'); nothing was committed")
 
-        for message in session.messages(args, files):
+        for message in session.messages(args, files, passthrough=prefix):
+            if isinstance(message, tuple):
+                yield from out.add_line(*message)
+                continue
             if isinstance(message, BadLine):
                 out.reject(message.raw, message.reason)
                 continue
