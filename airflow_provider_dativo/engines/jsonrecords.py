@@ -8,8 +8,10 @@ only the rows that are really wrong instead of the batch failing to build.
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -65,6 +67,17 @@ def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
         return pa.array(values, type_)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return pa.array([_as_text(v) for v in values], pa.string())
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class RecordBuffer:
@@ -128,7 +141,10 @@ class RecordBuffer:
         try:
             table = pa_json.read_json(
                 io.BytesIO(text),
-                read_options=pa_json.ReadOptions(block_size=max(len(text) + 1, 1 << 20)),
+                # one block, one thread: the connector needs the other core more than a batch
+                # of a few MiB needs two
+                read_options=pa_json.ReadOptions(use_threads=False,
+                                                 block_size=max(len(text) + 1, 1 << 20)),
                 parse_options=pa_json.ParseOptions(explicit_schema=pa.schema(nested),
                                                    unexpected_field_behavior="ignore"))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -141,13 +157,19 @@ class RecordBuffer:
         parsed = pa.RecordBatch.from_struct_array(column)
         if not self.as_json:
             return parsed
+        # the one per-record Python step; each record is dropped as soon as its values are
+        # taken, and parsed JSON holds no reference cycles, so the cycle collector is paused:
+        # its passes over every long-lived object of the process would cost more than this
         texts: dict[str, list[str | None]] = {name: [] for name in self.as_json}
-        for line in lines:
-            record: Any = orjson.loads(line)
-            for key in envelope:
-                record = record[key]
-            for name, values in texts.items():
-                values.append(_as_text(record.get(name)))
+        columns = list(texts.items())
+        loads = orjson.loads
+        with _cycle_collector_paused():
+            for line in lines:
+                record: Any = loads(line)
+                for key in envelope:
+                    record = record[key]
+                for name, values in columns:
+                    values.append(_as_text(record.get(name)))
         return pa.RecordBatch.from_arrays(
             [pa.array(texts[f.name], pa.string()) if f.name in texts else parsed.column(f.name)
              for f in self.schema], schema=self.schema)
