@@ -4,17 +4,19 @@ the protocol behind it is the one tested for real with local processes."""
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_dativo.engines.airbyte import AirbyteSource
-from airflow_provider_dativo.engines.base import StateUpdate
+from airflow_provider_dativo.engines.base import PendingState, StateUpdate
 from airflow_provider_dativo.engines.launchers import FileArg, Masker
 from airflow_provider_dativo.engines.launchers.base import split_lines
 from airflow_provider_dativo.engines.launchers.docker import (
@@ -130,6 +132,19 @@ def test_read_over_docker_parses_the_recorded_stream() -> None:
     assert client.pulled == ["acme/source-x:1.2"]  # if_not_present: pulled once it was missing
     # the temp dir is gone once the container is done
     assert not Path(next(iter(read_spec["volumes"]))).exists()
+
+
+def test_a_pending_state_is_in_the_mount_before_the_container_is_created() -> None:
+    client = Client({c: recorded(c) for c in ("spec", "discover", "read")})
+    pending = PendingState()
+    saved = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"},
+                                           "stream_state": {"offset": 3}}}]
+    # the target answers a moment after the read began: the container waits for it
+    threading.Timer(0.2, pending.set, args=[{"airbyte": saved}]).start()
+    list(source(client).read("users", pending))
+    read_spec = client.runs[-1]
+    assert read_spec["command"][-2:] == ["--state", "/dativo/state.json"]
+    assert json.loads(client.files[-1]["state.json"][1]) == saved
 
 
 def test_a_failing_container_fails_with_its_stderr_and_is_stopped() -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import stat
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_dativo.config.specs import EngineSpec
+from airflow_provider_dativo.engines.base import RunStopped
 from airflow_provider_dativo.engines.connector_venvs import resolve_command
-from airflow_provider_dativo.engines.launchers import FileArg, Masker, stop_running
+from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Masker, stop_running
 from airflow_provider_dativo.engines.launchers.local import LocalLauncher
 from airflow_provider_dativo.errors import EngineError
 from airflow_provider_dativo.hooks.connectors import ConnectorHook, hook_for
@@ -69,3 +71,40 @@ def test_the_hook_checks_and_discovers_through_the_engine(config_root: Path) -> 
     assert hook.test_connection() == (True, "connection succeeded")
     assert [s.name for s in hook.discover()] == ["users"]
     assert type(hook_for(hook.job(), JOB, str(config_root))) is ConnectorHook
+
+
+READ_TWICE = """
+import sys, time
+print(open(sys.argv[1]).read())
+time.sleep(0.1)
+print(open(sys.argv[1]).read())
+"""
+
+
+def test_a_late_file_reaches_a_running_connector_once_known_and_reads_again() -> None:
+    launcher = LocalLauncher([sys.executable, "-c", READ_TWICE])
+    known = threading.Event()
+
+    def state() -> bytes:
+        known.wait(5)
+        return b'[{"offset": 7}]'
+
+    with launcher.start([FileArg("state.json")], {"state.json": LateFile(state)},
+                        Masker()) as process:
+        threading.Timer(0.3, known.set).start()  # the process is already running
+        lines = list(process.lines())
+        assert process.wait() == 0
+    assert lines == [b'[{"offset": 7}]', b'[{"offset": 7}]']
+
+
+def test_a_late_file_that_never_comes_stops_the_connector_unread() -> None:
+    launcher = LocalLauncher([sys.executable, "-c", READ_TWICE])
+
+    def stopped() -> bytes:
+        raise RunStopped("the run stopped")
+
+    with launcher.start([FileArg("state.json")], {"state.json": LateFile(stopped)},
+                        Masker()) as process:
+        assert list(process.lines()) == []
+        with pytest.raises(RunStopped):
+            process.wait()
