@@ -30,7 +30,12 @@ from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
 from airflow_provider_dativo.targets.iceberg import safe_run_id
 from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
-from airflow_provider_dativo.targets.registry import open_quarantine_target, open_target
+from airflow_provider_dativo.targets.registry import (
+    open_quarantine_target,
+    open_target,
+    staging_storage,
+)
+from airflow_provider_dativo.targets.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +194,10 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     if quarantine_target is not None:
         quarantine_target.prepare()
     # rows that broke the contract, and input that never became rows, differ in shape
+    storage = staging_storage(job, job.resolved_target_connection(), staging_root(job))
     rejects = QuarantineSink(folder, run_id, None if quarantine_target is None else
-                             lambda: quarantine_target.staged_writer(run_id))
+                             lambda: quarantine_target.staged_writer(run_id),
+                             open_output=None if storage is None else storage.open_output)
     unparsed: list[RejectedRecords] = []
     quarantine = rejects.write
 
@@ -260,20 +267,22 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     if quarantine_target is not None:
         manifest["quarantine_table"] = manifest_entry(quarantine_target.table_identifier,
                                                       quarantine_table_files)
-    _write_manifest(folder, manifest)
+    _write_manifest(folder, manifest, storage)
     log.info("extract of %s staged %s rows in %d file(s), rejected %s, %.0f rows/s",
              job.dag_id, f"{stats.rows_valid:,}", len(files), f"{stats.rows_rejected:,}",
              stats.rows_per_s)
     return manifest
 
 
-def _write_manifest(folder: str, manifest: Mapping[str, Any]) -> None:
-    """Keep the manifest beside the run's quarantine for audit (local staging only for now)."""
-    if "://" in folder and not folder.startswith("file://"):
+def _write_manifest(folder: str, manifest: Mapping[str, Any], storage: Storage | None) -> None:
+    """Keep the manifest beside the run's quarantine, for audit."""
+    text = json.dumps(manifest, indent=2, default=str)
+    if storage is not None:
+        storage.write_bytes(f"{folder}/manifest.json", text.encode(), overwrite=True)
         return
     path = Path(folder.removeprefix("file://"))
     path.mkdir(parents=True, exist_ok=True)
-    (path / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    (path / "manifest.json").write_text(text)
 
 
 # -- load ------------------------------------------------------------------------------------

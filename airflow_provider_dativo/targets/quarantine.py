@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -66,8 +66,10 @@ class QuarantineSink:
     """Where extract puts refused rows: staging files per kind, and the quarantine table."""
 
     def __init__(self, folder: str, run_id: str,
-                 table_writer: Callable[[], StagedParquetWriter] | None = None) -> None:
+                 table_writer: Callable[[], StagedParquetWriter] | None = None,
+                 open_output: Callable[[str], BinaryIO] | None = None) -> None:
         self._folder = folder
+        self._open_output = open_output  # None: a local folder
         self._run_id = run_id
         self._make_table_writer = table_writer
         self._writers: dict[str, StagedParquetWriter] = {}
@@ -81,7 +83,8 @@ class QuarantineSink:
                                                             pa.string()))
         if kind not in self._writers:
             self._writers[kind] = StagedParquetWriter(f"{self._folder}/quarantine/{kind}",
-                                                      batch.schema)
+                                                      batch.schema,
+                                                      open_output=self._open_output)
         self._writers[kind].write(batch)
         if self._make_table_writer is not None:
             if self._table is None:

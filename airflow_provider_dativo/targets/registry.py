@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pyarrow as pa
 
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
+from airflow_provider_dativo.targets.storage import Storage
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import JobSpec
@@ -44,6 +45,20 @@ def iceberg_catalog_properties(root: Path, connection: Mapping[str, Any]) -> tup
         prefix = str(s3.get("prefix", "")).strip("/")
         props["warehouse"] = f"s3://{s3['bucket']}/{prefix}".rstrip("/")
     return name, props
+
+
+def staging_storage(job: JobSpec, connection: Mapping[str, Any], root: str) -> Storage | None:
+    """How the run's manifest and quarantine files reach an object-storage staging ``root``:
+    with the target's own storage settings (the Iceberg catalog's, or a file target's
+    ``storage``), so an ``s3://`` staging root uses the same endpoint and keys. None for a
+    local root."""
+    if "://" not in root or root.startswith("file://"):
+        return None
+    if job.target.type == "iceberg":
+        _, props = iceberg_catalog_properties(job.root, connection)
+    else:
+        props = {str(k): str(v) for k, v in (connection.get("storage") or {}).items()}
+    return Storage(props)
 
 
 @dataclass(frozen=True)
