@@ -190,11 +190,13 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                     "source's own state", job.incremental.cursor_field, job.contract.name)
 
     data = target.staged_writer(run_id, **_writer_options(job))
-    quarantine_target = open_quarantine_target(job, job.resolved_target_connection())
+    # resolved once: ${conn:...} references may ask Airflow's connections
+    connection = job.resolved_target_connection()
+    quarantine_target = open_quarantine_target(job, connection)
     if quarantine_target is not None:
         quarantine_target.prepare()
     # rows that broke the contract, and input that never became rows, differ in shape
-    storage = staging_storage(job, job.resolved_target_connection(), staging_root(job))
+    storage = staging_storage(job, connection, staging_root(job))
     rejects = QuarantineSink(folder, run_id, None if quarantine_target is None else
                              lambda: quarantine_target.staged_writer(run_id),
                              open_output=None if storage is None else storage.open_output)

@@ -185,13 +185,13 @@ class AirbyteSource:
         self._learn_secrets()
         # the contract's fields are part of the key: a field added to the contract (a column
         # the connector gained since) asks the connector again
-        key = self._config_file()["config.json"] + orjson.dumps(self.fields)
+        config = self._config_file()
+        key = config["config.json"] + orjson.dumps(self.fields)
         if not fresh:
             cached = self.cache.catalog(key)
             if isinstance(cached, list):
                 return cached
-        found = self._expect("discover", ["discover", "--config", CONFIG], self._config_file(),
-                             "CATALOG")
+        found = self._expect("discover", ["discover", "--config", CONFIG], config, "CATALOG")
         streams = list((found.get("catalog") or {}).get("streams") or [])
         self.cache.save_catalog(key, streams)
         return streams
@@ -248,8 +248,9 @@ class AirbyteSource:
             def committed() -> AirbyteState:
                 return known
 
-            if known.argument() is not None:
-                files["state.json"] = orjson.dumps(known.argument())
+            previous = known.argument()
+            if previous is not None:
+                files["state.json"] = orjson.dumps(previous)
                 args += ["--state", FileArg("state.json")]
         yield from self._read(args, files, stream, selected.get("json_schema") or {}, committed)
 
