@@ -1,14 +1,15 @@
-"""Read a source ahead of its consumer on a second thread, a bounded number of items deep.
+"""Read a source ahead of its consumer on a second thread, a bounded amount deep.
 
 Parsing (the source) and checking/encoding (the consumer) are both Arrow work that releases the
-GIL, so overlapping them uses a second core; the bounded queue keeps memory flat.
+GIL, so overlapping them uses a second core; the bound keeps memory flat. A connector's stdout
+is read the same way, bounded by bytes, so the connector never waits on a full pipe.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -23,39 +24,51 @@ class _Failed:
 
 
 class ReadAhead(Generic[T]):
-    """Produces ``items`` on a thread from the moment it is created, up to ``depth`` ahead.
+    """Produces ``items`` on a thread from the moment it is created, until the items ahead
+    weigh ``limit`` (each weighs ``weight(item)``, 1 by default: ``limit`` items).
 
     Iterate it once. An exception in the producer is raised in the consumer at the same
     position; ``close`` (also run when iteration stops early) stops the producer and closes
-    the source iterator, whether or not iteration ever began.
+    the source iterator, whether or not iteration ever began. With ``join_on_close=False``
+    closing does not wait for a producer blocked in its source (a process's stdout, which
+    ends once the process is stopped).
     """
 
-    def __init__(self, items: Iterator[T], depth: int = 2) -> None:
+    def __init__(self, items: Iterator[T], limit: int = 2,
+                 weight: Callable[[T], int] | None = None, *,
+                 join_on_close: bool = True) -> None:
         self._items = items
-        self._buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
+        self._limit = limit
+        self._weight = weight
+        self._join_on_close = join_on_close
+        self._ready = threading.Condition()
+        self._queue: deque[tuple[object, int]] = deque()  # each item with its weight
+        self._queued = 0
+        self._stopped = False
         self._thread = threading.Thread(target=self._produce, name="dativo-read-ahead",
                                         daemon=True)
         self._thread.start()
 
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _put(self, item: object, weight: int) -> bool:
+        with self._ready:
+            while self._queued >= self._limit and not self._stopped:
+                self._ready.wait(0.1)
+            if self._stopped:
+                return False
+            self._queue.append((item, weight))
+            self._queued += weight
+            self._ready.notify_all()
+            return True
 
     def _produce(self) -> None:
         try:
             for item in self._items:
-                if not self._put(item):
+                if not self._put(item, 1 if self._weight is None else self._weight(item)):
                     break
             else:
-                self._put(_DONE)
+                self._put(_DONE, 0)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            self._put(_Failed(exc))
+            self._put(_Failed(exc), 0)
         finally:
             close = getattr(self._items, "close", None)
             if close is not None:
@@ -64,7 +77,12 @@ class ReadAhead(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         try:
             while True:
-                item = self._buffer.get()
+                with self._ready:
+                    while not self._queue:
+                        self._ready.wait()
+                    item, weight = self._queue.popleft()
+                    self._queued -= weight
+                    self._ready.notify_all()
                 if item is _DONE:
                     return
                 if isinstance(item, _Failed):
@@ -74,11 +92,14 @@ class ReadAhead(Generic[T]):
             self.close()
 
     def close(self) -> None:
-        self._stop.set()
-        # a producer blocked inside a slow source notices the stop after its current item
-        self._thread.join(timeout=JOIN_TIMEOUT_S)
+        with self._ready:
+            self._stopped = True
+            self._ready.notify_all()
+        if self._join_on_close:
+            # a producer blocked inside a slow source notices the stop after its current item
+            self._thread.join(timeout=JOIN_TIMEOUT_S)
 
 
 def read_ahead(items: Iterator[T], depth: int = 2) -> ReadAhead[T]:
-    """``items`` produced on a second thread, starting now, a bounded number ahead."""
+    """``items`` produced on a second thread, starting now, up to ``depth`` ahead."""
     return ReadAhead(items, depth)

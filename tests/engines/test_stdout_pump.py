@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_dativo.engines.launchers.base import StdoutPump
+from airflow_provider_dativo.engines.launchers.base import pumped_lines
 
 
 def test_lines_cut_across_chunks_arrive_whole_and_in_order() -> None:
     text = b"".join(b'{"n":%d}\n' % i for i in range(5000))
     chunks = [text[i:i + 997] for i in range(0, len(text), 997)]
-    lines = list(StdoutPump(chunks).lines())
+    lines = list(pumped_lines(chunks))
     assert lines == [b'{"n":%d}' % i for i in range(5000)]
 
 
@@ -27,7 +27,7 @@ def test_the_pump_stays_within_its_byte_limit() -> None:
             pulled.append(i)
             yield b"x" * 1000 + b"\n"
 
-    lines = StdoutPump(chunks(), limit=10_000).lines()
+    lines = pumped_lines(chunks(), limit=10_000)
     next(lines)
     time.sleep(0.3)  # a reader busy elsewhere: the pump runs ahead only up to the limit
     assert 10 <= len(pulled) <= 14
@@ -41,7 +41,7 @@ def test_a_broken_stream_is_raised_after_the_lines_before_it() -> None:
 
     got = []
     with pytest.raises(ConnectionError, match="went away"):
-        for line in StdoutPump(chunks()).lines():
+        for line in pumped_lines(chunks()):
             got.append(line)
     assert got == [b"a", b"b"]
 
@@ -56,7 +56,7 @@ def test_stopping_early_releases_the_pump() -> None:
         finally:
             finished.set()
 
-    lines = StdoutPump(chunks(), limit=1000).lines()
+    lines = pumped_lines(chunks(), limit=1000)
     next(lines)
     lines.close()
     assert finished.wait(5)  # the pump noticed and let its stream go

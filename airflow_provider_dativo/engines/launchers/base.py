@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from airflow_provider_dativo.read_ahead import ReadAhead
+
 log = logging.getLogger("airflow_provider_dativo.connector")
 
 STDERR_TAIL_LINES = 40
@@ -104,71 +106,19 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
 
 
-class _Raised:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-class StdoutPump:
-    """Reads a connector's stdout on its own thread, up to ``limit`` bytes ahead.
+def pumped_lines(chunks: Iterable[bytes], limit: int = 64 << 20) -> Iterator[bytes]:
+    """A connector's stdout as lines, read on its own thread up to ``limit`` bytes ahead.
 
     A pipe holds little: a parser busy building a batch would otherwise leave the connector
     blocked on a full pipe for as long, so the connector's time and ours would add up instead
-    of overlapping. The byte limit bounds the memory; closing ``lines()`` never waits for the
-    thread, which ends with the stream once the launcher stops the process.
+    of overlapping. Closing the lines never waits for the reading thread, which ends with the
+    stream once the launcher stops the process.
     """
-
-    def __init__(self, chunks: Iterable[bytes], limit: int = 64 << 20) -> None:
-        self._limit = limit
-        self._ready = threading.Condition()
-        self._queue: deque[bytes | _Raised | None] = deque()  # None: the stream ended
-        self._queued = 0
-        self._closed = False
-        threading.Thread(target=self._pump, args=(chunks,), daemon=True,
-                         name="dativo-connector-stdout").start()
-
-    def _put(self, item: bytes | _Raised | None) -> bool:
-        with self._ready:
-            while self._queued > self._limit and not self._closed:
-                self._ready.wait(0.1)
-            if self._closed:
-                return False
-            self._queue.append(item)
-            self._queued += len(item) if isinstance(item, bytes) else 0
-            self._ready.notify_all()
-            return True
-
-    def _pump(self, chunks: Iterable[bytes]) -> None:
-        try:
-            for chunk in chunks:
-                if chunk and not self._put(chunk):
-                    return
-        except BaseException as exc:  # the stream broke (a Docker API error): the reader raises
-            self._put(_Raised(exc))
-        self._put(None)
-
-    def _chunks(self) -> Iterator[bytes]:
-        while True:
-            with self._ready:
-                while not self._queue:
-                    self._ready.wait()
-                item = self._queue.popleft()
-                if isinstance(item, bytes):
-                    self._queued -= len(item)
-                self._ready.notify_all()
-            if item is None:
-                return
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
-
-    def lines(self) -> Iterator[bytes]:
-        try:
-            yield from split_lines(self._chunks())
-        finally:
-            with self._ready:
-                self._closed = True
-                self._ready.notify_all()
+    reader = ReadAhead(iter(chunks), limit, len, join_on_close=False)
+    try:
+        yield from split_lines(reader)
+    finally:
+        reader.close()
 
 
 class ConnectorProcess(Protocol):

@@ -25,7 +25,7 @@ from airflow_provider_dativo.engines.launchers.base import (
     LateFile,
     Masker,
     StderrTail,
-    StdoutPump,
+    pumped_lines,
     resolved,
     split_lines,
     track,
@@ -103,7 +103,7 @@ class DockerProcess:
             self._tail.feed(line)
 
     def lines(self) -> Iterator[bytes]:
-        return StdoutPump(self._stdout).lines()
+        return pumped_lines(self._stdout)
 
     def wait(self) -> int:
         code = int(self.container.wait().get("StatusCode", 1))

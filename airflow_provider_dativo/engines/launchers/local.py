@@ -19,7 +19,7 @@ from airflow_provider_dativo.engines.launchers.base import (
     LateFile,
     Masker,
     StderrTail,
-    StdoutPump,
+    pumped_lines,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
@@ -83,7 +83,7 @@ class LocalProcess:
     def lines(self) -> Iterator[bytes]:
         stdout = self._popen.stdout
         assert stdout is not None
-        return StdoutPump(iter(lambda: stdout.read1(READ_BUFFER), b"")).lines()
+        return pumped_lines(iter(lambda: stdout.read1(READ_BUFFER), b""))
 
     def wait(self) -> int:
         code = self._popen.wait()
