@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.contracts import check_batch
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
-from airflow_provider_dativo.engines.base import PendingState, ReadItem
+from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
 from airflow_provider_dativo.errors import ContractViolation, EngineError
 from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
@@ -203,10 +203,16 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     unparsed: list[RejectedRecords] = []
     quarantine = rejects.write
 
+    finished = False  # the source has sent its last rows and the files are closed
     try:
         for item in reader:
             if isinstance(item, StateUpdate):
                 source_state = dict(item.state)
+                continue
+            if isinstance(item, RecordsDone):
+                # the source process is still ending: its last rows are written meanwhile
+                data.close()
+                finished = True
                 continue
             if isinstance(item, RejectedRecords):
                 stats.rows_read += len(item.raw)
@@ -219,6 +225,9 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                         + "\nFix the source, or set validation.mode: warn to quarantine them.")
                 unparsed.append(item)
                 continue
+            if finished:
+                raise EngineError(f"source of {job.dag_id} sent rows after it said it had sent "
+                                  "its last; nothing was committed")
             stats.rows_read += item.num_rows
             result = check_batch(item, job.contract, ingest_date=ingest_date)
             for rule, count in result.rule_counts.items():
@@ -240,7 +249,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                 stats.rows_valid += valid.num_rows
             report(stats)
     finally:
-        files = data.close()
+        files = data.close()  # harmless when already closed
     if unparsed:
         raw = [r for item in unparsed for r in item.raw]
         reasons = [r for item in unparsed for r in item.reasons]

@@ -42,7 +42,17 @@ class RejectedRecords:
     reasons: tuple[str, ...]  # each names the file or stream and the line or message
 
 
-ReadItem = pa.RecordBatch | StateUpdate | RejectedRecords
+@dataclass(frozen=True)
+class RecordsDone:
+    """The source has sent its last row of the read, though its process may still be ending.
+
+    The runner finishes its data files meanwhile rather than after the process exits.
+    Checkpoints and rejects may still follow, and a failure after this (a non-zero exit)
+    still fails the run with nothing committed.
+    """
+
+
+ReadItem = pa.RecordBatch | StateUpdate | RejectedRecords | RecordsDone
 
 
 # Rows per batch unless a job sets source.batch_size. Connector protocols hand over rows as a

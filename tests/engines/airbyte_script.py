@@ -4,9 +4,11 @@ It is a real process speaking the protocol over stdout, so the tests exercise th
 the parser and the runner exactly as with a connector from PyPI.
 """
 
+import glob
 import json
 import os
 import sys
+import time
 
 STREAM = {"name": "users", "supported_sync_modes": ["full_refresh", "incremental"],
           "source_defined_cursor": True, "default_cursor_field": ["updated_at"],
@@ -99,6 +101,25 @@ def main(argv):
     record(start + 2)
     record(start + 3)
     state(start + 3)
+    # as the Airbyte CDK does: the stream is COMPLETE, then the process takes a while to end
+    emit({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 0, "stream_status": {
+        "stream_descriptor": {"name": "users"}, "status": "COMPLETE"}}})
+    if scenario == "record_after_complete":
+        record(start + 4)
+    elif scenario == "fail_after_complete":
+        print(f"Traceback: boom while ending with {token}", file=sys.stderr, flush=True)
+        return 4
+    elif scenario == "slow_exit":
+        # ends only once a data file shows up in the folder it watches (or after 30 s): the
+        # runner must write its files while the connector is still running
+        watched = config["watch"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not glob.glob(f"{watched}/**/*.parquet",
+                                                             recursive=True):
+            time.sleep(0.02)
+        if calls and glob.glob(f"{watched}/**/*.parquet", recursive=True):
+            with open(calls, "a") as fh:
+                fh.write("saw-data-file\n")
     return 0
 
 

@@ -29,7 +29,8 @@ JOB = "jobs/examples/script_users.yaml"
 
 
 def make_job(root: Path, scenario: str, mode: str = "strict", *, script: Path = SCRIPT,
-             region: str = "us", spelling: str = "compact") -> runner.JobSpec:
+             region: str = "us", spelling: str = "compact",
+             watch: Path | None = None) -> runner.JobSpec:
     write(root / "connectors" / "faker.yaml", f"""\
 type: faker
 version: 1.0.0
@@ -50,6 +51,7 @@ source:
     scenario: {scenario}
     region: {region}
     spelling: {spelling}
+    watch: {watch or root}
     credentials: {{token: {TOKEN}}}
 target:
   table: script_users
@@ -128,6 +130,18 @@ def test_a_committed_run_stops_its_connector_before_it_reads_anything(
     assert committed(job) == [1, 2, 3]
 
 
+def test_files_are_written_while_the_connector_is_still_ending(
+        config_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("AIRBYTE_SCRIPT_CALLS", str(calls))
+    # the connector reports the stream COMPLETE, then does not end until a data file exists
+    job = make_job(config_root, "slow_exit", watch=config_root / ".dativo" / "warehouse")
+    manifest, _ = runner.run_job(job)
+    assert "saw-data-file" in calls.read_text().split()
+    assert manifest["rows"] == 3 and committed(job) == [1, 2, 3]
+    assert manifest["state"]["source"]["airbyte"][0]["stream"]["stream_state"] == {"offset": 3}
+
+
 def test_a_failed_check_names_the_connector_message(config_root: Path) -> None:
     job = make_job(config_root, "bad_check")
     with pytest.raises(EngineError, match=r"token \*\*\* was refused") as err:
@@ -141,6 +155,10 @@ def test_a_failed_check_names_the_connector_message(config_root: Path) -> None:
     ("unknown_stream", EngineError, "stream 'secrets', which the configured catalog does not"),
     ("crash", EngineError, r"(?s)exit code 3.*boom while reading with \*\*\*"),
     ("trace_error", EngineError, r"API quota exhausted \(transient_error\)"),
+    # the stream was reported COMPLETE and its files finished before these
+    ("fail_after_complete", EngineError, r"(?s)exit code 4.*boom while ending with \*\*\*"),
+    ("record_after_complete", EngineError, "sent a RECORD after reporting stream 'users' "
+                                           "COMPLETE"),
 ])
 def test_malformed_output_fails_cleanly_and_commits_nothing(
         config_root: Path, scenario: str, error: type[Exception], match: str) -> None:

@@ -13,10 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from airflow_provider_dativo.engines.airbyte import AirbyteSource
-from airflow_provider_dativo.engines.base import PendingState, StateUpdate
+from airflow_provider_dativo.engines.base import PendingState, RecordsDone, StateUpdate
 from airflow_provider_dativo.engines.launchers import FileArg, Masker
 from airflow_provider_dativo.engines.launchers.base import split_lines
 from airflow_provider_dativo.engines.launchers.docker import (
@@ -120,9 +121,10 @@ def test_read_over_docker_parses_the_recorded_stream() -> None:
     client = Client({c: recorded(c) for c in ("spec", "discover", "read")})
     engine = source(client)
     items = list(engine.read("users", None))
-    batches = [i for i in items if not isinstance(i, StateUpdate)]
+    batches = [i for i in items if isinstance(i, pa.RecordBatch)]
     assert sum(b.num_rows for b in batches) == 3
-    assert isinstance(items[-1], StateUpdate)
+    # the stream's COMPLETE status ends the rows: the last checkpoint, then the end marker
+    assert isinstance(items[-2], StateUpdate) and isinstance(items[-1], RecordsDone)
     read_spec = client.runs[-1]
     assert read_spec["command"][:3] == ["read", "--config", "/dativo/config.json"]
     assert read_spec["command"][3:] == ["--catalog", "/dativo/catalog.json"]

@@ -21,6 +21,7 @@ from airflow_provider_dativo.engines.base import (
     CheckStatus,
     PendingState,
     ReadItem,
+    RecordsDone,
     StreamInfo,
 )
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
@@ -264,15 +265,27 @@ class AirbyteSource:
         # how the Airbyte CDK writes a record of this stream; such lines are parsed in bulk,
         # any other spelling takes the general path below
         prefix = b'{"type":"RECORD","record":{"stream":' + orjson.dumps(stream) + b',"data":{'
+        done = False  # the connector reported the stream COMPLETE
         for message in session.messages(args, files, passthrough=prefix):
-            if isinstance(message, tuple):
-                yield from out.add_line(*message)
-                continue
             if isinstance(message, BadLine):
                 out.reject(message.raw, message.reason)
                 continue
+            if done and (isinstance(message, tuple) or message["type"] == "RECORD"):
+                raise EngineError(
+                    f"{self.connector} sent a RECORD after reporting stream '{stream}' "
+                    "COMPLETE; the connector is broken, nothing was committed")
+            if isinstance(message, tuple):
+                yield from out.add_line(*message)
+                continue
             kind = message["type"]
-            if kind == "RECORD":
+            if kind == "TRACE" and _completes(message, stream):
+                # a connector spends a while ending after its last record (faker: a quarter
+                # of a second); the runner finishes its files meanwhile
+                self._handle(session, message)
+                yield from out.flush()
+                yield RecordsDone()
+                done = True
+            elif kind == "RECORD":
                 record = message.get("record")
                 if not isinstance(record, Mapping) or not isinstance(record.get("data"), Mapping):
                     out.reject(orjson.dumps(message).decode(), "RECORD without a data object")
@@ -292,3 +305,12 @@ class AirbyteSource:
             else:
                 self._handle(session, message)
         yield from out.flush()
+
+
+def _completes(message: Mapping[str, Any], stream: str) -> bool:
+    """Whether a TRACE message reports ``stream`` COMPLETE (no more records of it follow)."""
+    trace = message.get("trace") or {}
+    status = trace.get("stream_status") if trace.get("type") == "STREAM_STATUS" else None
+    if not isinstance(status, Mapping) or status.get("status") != "COMPLETE":
+        return False
+    return (status.get("stream_descriptor") or {}).get("name") == stream
