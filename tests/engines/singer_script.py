@@ -40,7 +40,11 @@ def main(argv):
     start = 0
     if "--state" in args:
         with open(args["--state"]) as handle:
-            start = json.load(handle)["bookmarks"]["people"]["id"]
+            saved = json.load(handle)  # an empty object: no bookmarks yet
+        start = saved.get("bookmarks", {}).get("people", {}).get("id", 0)
+        if calls:
+            with open(calls, "a") as fh:
+                fh.write("state-read\n")
     emit({"type": "SCHEMA", "stream": "people", "schema": SCHEMA, "key_properties": ["id"]})
     emit({"type": "RECORD", "stream": "people", "record": {"id": start + 1, "name": "a",
                                                             "tags": ["x"]}})

@@ -4,12 +4,13 @@ RECORD, BATCH files, STATE round trip, and a record for an unselected stream."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from airflow_provider_dativo.engines.base import StateUpdate
+from airflow_provider_dativo.engines.base import PendingState, RunStopped, StateUpdate
 from airflow_provider_dativo.engines.launchers.local import LocalLauncher
 from airflow_provider_dativo.engines.singer import SingerSource
 from airflow_provider_dativo.errors import EngineError
@@ -57,6 +58,32 @@ def test_records_batches_and_state_round_trip(tmp_path: Path,
     items = list(source.read("people", state))
     ids = [v for i in items if isinstance(i, pa.RecordBatch) for v in i.column("id").to_pylist()]
     assert ids == [4, 5, 6]
+
+
+def ids_read(source: SingerSource, state: PendingState) -> list[int]:
+    return [v for item in source.read("people", state) if isinstance(item, pa.RecordBatch)
+            for v in item.column("id").to_pylist()]
+
+
+def test_a_tap_starts_before_its_state_is_known(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("SINGER_SCRIPT_CALLS", str(calls))
+    source = tap(tmp_path)
+    first = PendingState()
+    first.set(None)  # a first run: the tap is handed an empty state
+    assert ids_read(source, first) == [1, 2, 3]
+    later = PendingState()
+    # the tap is already running when the target answers with the committed state
+    threading.Timer(0.3, later.set, [{"singer": {"bookmarks": {"people": {"id": 3}}}}]).start()
+    assert ids_read(source, later) == [4, 5, 6]
+    assert calls.read_text().split().count("state-read") == 2
+    # a run that ends before its state is known (already committed) stops the tap unread
+    stopped = PendingState()
+    stopped.cancel()
+    with pytest.raises(RunStopped):
+        ids_read(source, stopped)
+    assert calls.read_text().split().count("state-read") == 2
 
 
 def test_a_record_for_an_unselected_stream_fails(tmp_path: Path) -> None:

@@ -19,12 +19,13 @@ import orjson
 from airflow_provider_dativo.engines.base import (
     PROTOCOL_BATCH_ROWS,
     CheckStatus,
+    PendingState,
     ReadItem,
     StreamInfo,
 )
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
-from airflow_provider_dativo.engines.launchers import FileArg, Launcher, Masker
+from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
 from airflow_provider_dativo.engines.protocol import BadLine, Session
 from airflow_provider_dativo.errors import EngineError
 
@@ -89,6 +90,8 @@ def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
 
 
 class SingerSource:
+    starts_early = True  # read() takes a PendingState: see engines.base
+
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  catalog_flag: str = "--catalog", cache_dir: Path | None = None,
@@ -134,7 +137,8 @@ class SingerSource:
         return CheckStatus(ok=True, message=f"discover found {len(streams)} stream(s): "
                            + ", ".join(s.name for s in streams))
 
-    def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
+    def read(self, stream: str,
+             state: Mapping[str, Any] | PendingState | None) -> Iterator[ReadItem]:
         catalog = self.catalog(fresh=False)
         entries = {stream_id(e): e for e in catalog["streams"]}
         if stream not in entries:  # the tap may have gained it since the kept discover
@@ -144,15 +148,24 @@ class SingerSource:
             raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
                               f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
                               "source.object or the asset's object")
-        files = {**self._files(), "catalog.json": orjson.dumps(select(catalog, stream))}
         args: list[Any] = ["--config", CONFIG, self.catalog_flag, FileArg("catalog.json")]
-        saved = (state or {}).get("singer")
-        if saved is not None:
-            files["state.json"] = orjson.dumps(saved)
+        files: dict[str, bytes | LateFile] = {
+            **self._files(), "catalog.json": orjson.dumps(select(catalog, stream))}
+        if isinstance(state, PendingState):
+            # the tap starts now and reads its state once the target has answered; a first
+            # run hands it an empty object, which Singer taps read as no bookmarks
+            pending = state
+            files["state.json"] = LateFile(
+                lambda: orjson.dumps((pending.wait() or {}).get("singer") or {}))
             args += ["--state", FileArg("state.json")]
+        else:
+            saved = (state or {}).get("singer")
+            if saved is not None:
+                files["state.json"] = orjson.dumps(saved)
+                args += ["--state", FileArg("state.json")]
         yield from self._read(args, files, stream, entries[stream].get("schema") or {})
 
-    def _read(self, args: list[Any], files: dict[str, bytes], stream: str,
+    def _read(self, args: list[Any], files: dict[str, bytes | LateFile], stream: str,
               schema: Mapping[str, Any]) -> Iterator[ReadItem]:
         session = Session(self.launcher, self.mask, self.connector, "sync")
         out = ProtocolBatches(schema, self.batch_size, self.connector, keep=self.fields,
