@@ -37,8 +37,20 @@ class DativoJobOperator(BaseOperator):
         self.config_root = config_root
         self.stream = stream  # one stream of a multi-stream job; None for a single-stream job
 
+    # whether the task works on one stream: then a multi-stream job must say which
+    per_stream = False
+
     def load_job(self) -> JobSpec:
-        job = ConfigRoot(self.config_root).load_job(self.job_file, stream=self.stream)
+        root = ConfigRoot(self.config_root)
+        if self.per_stream and self.stream is None:
+            streams = root.load_streams(self.job_file)
+            if len(streams) > 1:
+                raise AirflowException(
+                    f"{self.job_file} has {len(streams)} streams "
+                    f"({', '.join(str(s.stream) for s in streams)}); give this "
+                    f"{type(self).__name__} stream= one of them (generated DAGs have an "
+                    "extract and a load task per stream)")
+        job = root.load_job(self.job_file, stream=self.stream)
         mask_job_secrets(job)
         return job
 
@@ -85,6 +97,7 @@ class DativoExtractOperator(DativoJobOperator):
 
     ui_color = "#fdf3e8"
     lineage_inputs = True
+    per_stream = True
 
     def execute(self, context: Any) -> dict[str, Any]:
         job = self.load_job()
@@ -101,6 +114,7 @@ class DativoLoadOperator(DativoJobOperator):
 
     ui_color = "#e9f7ec"
     lineage_outputs = True
+    per_stream = True
 
     def __init__(self, *, extract_task_id: str = "extract", **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -11,6 +11,11 @@ import pytest
 
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.operators.dativo import (
+    DativoExtractOperator,
+    DativoLoadOperator,
+    DativoValidateOperator,
+)
 from tests.conftest import airflow
 
 pytestmark = pytest.mark.airflow
@@ -58,3 +63,19 @@ print(json.dumps({{t.task_id: {{"up": sorted(t.upstream_task_ids),
     # a second run finds no new file version in either stream: nothing is duplicated
     airflow(airflow_env, "dags", "test", DAG_ID)
     assert (rows(config_root, "orders"), rows(config_root, "events")) == (8, 4)
+
+
+def test_a_stream_task_of_a_multi_stream_job_must_name_its_stream(config_root: Path) -> None:
+    from airflow.sdk.exceptions import AirflowException
+
+    for operator in (DativoExtractOperator, DativoLoadOperator):
+        task = operator(task_id="t", job_file=JOB, config_root=str(config_root))
+        with pytest.raises(AirflowException, match=r"has 2 streams \(orders, events\); give "
+                                                   f"this {operator.__name__} stream="):
+            task.load_job()
+    named = DativoExtractOperator(task_id="t", job_file=JOB, config_root=str(config_root),
+                                  stream="events")
+    assert named.load_job().stream == "events"
+    # validating is about the job's connectors, which every stream shares
+    validate = DativoValidateOperator(task_id="v", job_file=JOB, config_root=str(config_root))
+    assert validate.load_job().stream == "orders"
