@@ -248,8 +248,11 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                 data.write(valid)
                 stats.rows_valid += valid.num_rows
             report(stats)
-    finally:
-        files = data.close()  # harmless when already closed
+    except BaseException:
+        # the files stay uncommitted; the error raised is the one that stopped the run
+        data.abort()
+        raise
+    files = data.close()  # harmless when already closed
     if unparsed:
         raw = [r for item in unparsed for r in item.raw]
         reasons = [r for item in unparsed for r in item.reasons]

@@ -20,7 +20,7 @@ from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.engines import open_source
 from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS
 from airflow_provider_dativo.engines.connector_cache import cache_dir
-from airflow_provider_dativo.errors import ContractViolation, EngineError
+from airflow_provider_dativo.errors import ContractViolation, EngineError, TargetError
 from tests.conftest import write
 
 SCRIPT = Path(__file__).with_name("airbyte_script.py")
@@ -140,6 +140,20 @@ def test_files_are_written_while_the_connector_is_still_ending(
     assert "saw-data-file" in calls.read_text().split()
     assert manifest["rows"] == 3 and committed(job) == [1, 2, 3]
     assert manifest["state"]["source"]["airbyte"][0]["stream"]["stream_state"] == {"offset": 3}
+
+
+def test_a_data_file_that_cannot_be_written_is_the_error_reported(config_root: Path) -> None:
+    job = make_job(config_root, "ok")
+    target = runner.open_job_target(job)
+    target.prepare()
+    # a plain file where the run's data folder goes: its Parquet file cannot be created
+    folder = Path(target.data_location("blocked").removeprefix("file://"))  # type: ignore[attr-defined]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("in the way")
+    with pytest.raises(TargetError,
+                       match=r"cannot create .*_dativo_run=blocked.*non-directory entry exists"):
+        runner.run_job(job, "blocked")
+    assert committed(job) == []
 
 
 def test_a_failed_check_names_the_connector_message(config_root: Path) -> None:
