@@ -139,7 +139,7 @@ def test_files_are_written_while_the_connector_is_still_ending(
     manifest, _ = runner.run_job(job)
     assert "saw-data-file" in calls.read_text().split()
     assert manifest["rows"] == 3 and committed(job) == [1, 2, 3]
-    assert manifest["state"]["source"]["airbyte"][0]["stream"]["stream_state"] == {"offset": 3}
+    assert manifest["state"]["source"]["airbyte"][0]["stream"]["stream_state"] == {"offset": 30}
 
 
 def test_a_data_file_that_cannot_be_written_is_the_error_reported(config_root: Path) -> None:
