@@ -251,6 +251,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     except BaseException:
         # the files stay uncommitted; the error raised is the one that stopped the run
         data.abort()
+        rejects.abort()
         raise
     files = data.close()  # harmless when already closed
     if unparsed:
