@@ -6,8 +6,10 @@
    - `source-faker read` of the users stream with stdout to /dev/null: the connector's own time;
    - `dativo run` of jobs/examples/faker_users.yaml with the same count into a new Iceberg
      table: read, contract check, Parquet, commit.
-Prints every round, the medians and their ratio, and dativo's extract time from the run
-manifest. Asserts nothing.
+Prints every round, the medians and their ratio, dativo's extract time from the run manifest,
+and where dativo's extra time goes: the connector runs under a two-line shell wrapper that
+notes when it starts and ends, which splits a run into the time before the connector starts,
+the connector's own run (beside its run alone) and the time after it exits. Asserts nothing.
 
     python bench/airbyte_faker.py --users 100000 --rounds 3
 """
@@ -49,6 +51,21 @@ def timed(argv: list[str], env: dict[str, str],
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def wrapper(folder: Path, executable: str) -> Path:
+    """A script that runs the connector and appends its start and end times to $BENCH_TIMES
+    (bash's clock variable: no process is started to read the time)."""
+    path = folder / "source-faker-timed"
+    path.write_text(f"""#!/bin/bash
+[ -n "$BENCH_TIMES" ] && echo "$EPOCHREALTIME" >> "$BENCH_TIMES"
+{executable} "$@"
+code=$?
+[ -n "$BENCH_TIMES" ] && echo "$EPOCHREALTIME" >> "$BENCH_TIMES"
+exit $code
+""")
+    path.chmod(0o755)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
@@ -78,10 +95,15 @@ def main() -> None:
         read_alone = [faker, "read", "--config", str(work / "config.json"), "--catalog",
                       str(work / "catalog.json")]
 
+        timed_faker = wrapper(work, faker)
+
         def config_root(name: str) -> Path:
             root = work / name
             for rel in ("connectors", "assets", "jobs", "registry"):
                 shutil.copytree(REPO / rel, root / rel)
+            recipe = root / "connectors" / "faker.yaml"
+            recipe.write_text(recipe.read_text().replace("command: source-faker",
+                                                         f"command: {timed_faker}"))
             job = root / JOB
             job.write_text(job.read_text().replace(
                 "    count: 1000\n", "".join(f"    {k}: {json.dumps(v)}\n"
@@ -93,21 +115,33 @@ def main() -> None:
         alone: list[tuple[float, float]] = []
         through: list[tuple[float, float]] = []
         extract: list[float] = []
+        parts: list[tuple[float, float, float]] = []  # before, connector, after
+
+        def run_dativo(root: Path, times: Path) -> None:
+            run = [str(BIN / "dativo"), "--root", str(root), "run", JOB]
+            started = time.time()
+            through.append(timed(run, {**env, "BENCH_TIMES": str(times)},
+                                 stdout=subprocess.DEVNULL))
+            begin, end = (float(t) for t in times.read_text().split())
+            parts.append((begin - started, end - begin, started + through[-1][0] - end))
+
         for n in range(args.rounds):
             root = config_root(f"round{n}")
-            run = [str(BIN / "dativo"), "--root", str(root), "run", JOB]
+            times = work / f"times{n}.txt"
             if n % 2:
-                through.append(timed(run, env, stdout=subprocess.DEVNULL))
+                run_dativo(root, times)
                 alone.append(timed(read_alone, env, stdout=subprocess.DEVNULL))
             else:
                 alone.append(timed(read_alone, env, stdout=subprocess.DEVNULL))
-                through.append(timed(run, env, stdout=subprocess.DEVNULL))
+                run_dativo(root, times)
             manifest = json.loads(next(root.glob(".dativo/staging/*/*/*/manifest.json"))
                                   .read_text())
             extract.append(manifest["seconds"])
+            before, connector, after = parts[-1]
             print(f"round {n + 1}: source-faker read {alone[-1][0]:6.2f} s   dativo run "
-                  f"{through[-1][0]:6.2f} s   ({manifest['rows']:,} rows committed)",
-                  flush=True)
+                  f"{through[-1][0]:6.2f} s (connector started after {before:.2f} s, ran "
+                  f"{connector:.2f} s, run ended {after:.2f} s after it)   "
+                  f"({manifest['rows']:,} rows committed)", flush=True)
 
     wall_alone = statistics.median(a[0] for a in alone)
     wall_run = statistics.median(t[0] for t in through)
@@ -120,6 +154,13 @@ def main() -> None:
     print(f"dativo run -> Iceberg       {wall_run:7.2f} s wall  {cpu_run:7.2f} s CPU")
     print(f"  of which extract          {statistics.median(extract):7.2f} s wall  (read + "
           "contract check + Parquet)")
+    connector = statistics.median(p[1] for p in parts)
+    print(f"  before the connector      {statistics.median(p[0] for p in parts):7.2f} s  "
+          "(Python, imports, job load)")
+    print(f"  the connector             {connector:7.2f} s  ({connector / wall_alone:.2f}x its "
+          "run alone: the two share the machine)")
+    print(f"  after the connector       {statistics.median(p[2] for p in parts):7.2f} s  "
+          "(last checks, commit)")
     print(f"ratio                       {wall_run / wall_alone:7.2f}x wall  "
           f"{cpu_run / cpu_alone:.2f}x CPU")
 
