@@ -36,6 +36,7 @@ import pyarrow as pa
 from airflow_provider_dativo.engines.base import (
     CheckStatus,
     ReadItem,
+    RecordsDone,
     RejectedRecords,
     StateUpdate,
     StreamInfo,
@@ -163,7 +164,7 @@ class PluginSource:
             except Exception as exc:
                 raise EngineError(f"plugin '{self.reference}' read() failed: "
                                   f"{type(exc).__name__}: {exc}") from exc
-            if isinstance(item, pa.RecordBatch | StateUpdate | RejectedRecords):
+            if isinstance(item, pa.RecordBatch | StateUpdate | RejectedRecords | RecordsDone):
                 yield item
             elif isinstance(item, pa.Table):
                 yield from item.to_batches()

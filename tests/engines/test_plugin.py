@@ -119,3 +119,47 @@ def test_plugin_errors_name_the_plugin_and_the_fix(config_root: Path) -> None:
     job = ConfigRoot(config_root).load_job(write(config_root / JOB, text))
     with pytest.raises(EngineError, match=r"could not start: ValueError: source\.connection\.path"):
         runner.validate_step(job)
+
+
+LATE_ROWS = """\
+import pyarrow as pa
+from airflow_provider_dativo.engines.base import RecordsDone
+from examples.plugins.kv_records import KeyValueReader
+
+
+class LateRows(KeyValueReader):
+    \"\"\"The example reader, saying when its last rows are out (then, with ``again``, breaking
+    its word).\"\"\"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.again = config.get("again", False)
+
+    def read(self, stream, state):
+        items = list(super().read(stream, state))
+        rows = [i for i in items if isinstance(i, pa.RecordBatch)]
+        yield from rows
+        yield RecordsDone()
+        if self.again:
+            yield rows[0]
+        yield from (i for i in items if not isinstance(i, pa.RecordBatch))
+"""
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_a_plugin_may_say_its_last_rows_are_out(config_root: Path, again: bool) -> None:
+    write(config_root / "late_rows.py", LATE_ROWS)
+    text = (config_root / JOB).read_text().replace(
+        "examples.plugins.kv_records:KeyValueReader", "late_rows:LateRows")
+    job = ConfigRoot(config_root).load_job(write(config_root / JOB,
+                                                 text + f"    again: {str(again).lower()}\n"))
+    if again:
+        with pytest.raises(EngineError, match="sent rows after it said it had sent its last"):
+            runner.run_job(job, "late")
+        assert runner.open_job_target(job).read_state() is None
+        return
+    manifest, result = runner.run_job(job, "late")
+    # the files were finished at RecordsDone; the checkpoint after it is still committed
+    assert result.committed and manifest["rows"] == 3 and len(manifest["files"]) == 1
+    assert list(manifest["state"]["source"]["files"]) == [
+        "examples/data/inventory/warehouse_a.kv"]
