@@ -5,18 +5,40 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from airflow_provider_dativo.engines.launchers import Arg, LateFile, Launcher, Masker
+from airflow_provider_dativo.engines.base import PendingState
+from airflow_provider_dativo.engines.launchers import Arg, FileArg, LateFile, Launcher, Masker
 from airflow_provider_dativo.errors import EngineError
 
 log = logging.getLogger("airflow_provider_dativo.connector")
 
 LOG_TAIL_LINES = 10
+
+
+def state_input(state: Mapping[str, Any] | PendingState | None,
+                argument: Callable[[Mapping[str, Any] | None], Any], empty: Any,
+                ) -> tuple[list[Arg], dict[str, bytes | LateFile]]:
+    """The ``--state`` argument and file a read starts with, from the committed ``state``.
+
+    ``argument`` turns that state into what the connector reads (None: nothing to pass). A
+    state still pending becomes a late file, as the connector starts before it is known;
+    it then holds ``empty`` (the protocol's "no state") when nothing was committed.
+    """
+    if isinstance(state, PendingState):
+        pending = state
+        content: bytes | LateFile = LateFile(
+            lambda: orjson.dumps(argument(pending.wait()) or empty))
+    else:
+        value = argument(state)
+        if value is None:
+            return [], {}
+        content = orjson.dumps(value)
+    return ["--state", FileArg("state.json")], {"state.json": content}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from airflow_provider_dativo.engines.base import (
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
-from airflow_provider_dativo.engines.protocol import BadLine, Session
+from airflow_provider_dativo.engines.protocol import BadLine, Session, state_input
 from airflow_provider_dativo.errors import EngineError
 
 LOG_LEVELS = {"FATAL": logging.ERROR, "ERROR": logging.ERROR, "WARN": logging.WARNING,
@@ -230,29 +230,17 @@ class AirbyteSource:
                               "source.object or the asset's object")
         selected = streams[stream]
         catalog = {"streams": [self.configured_stream(selected)]}
-        files: dict[str, bytes | LateFile] = {
-            **self._config_file(), "catalog.json": orjson.dumps(catalog)}
-        args: list[Any] = ["read", "--config", CONFIG, "--catalog", FileArg("catalog.json")]
-        if isinstance(state, PendingState):
-            # the connector starts now and reads its state once the target has answered; a
-            # first run hands it an empty state list, which the protocol reads as no state
-            pending = state
+        # the connector may start before the state is known; a first run hands it an empty
+        # state list, which the protocol reads as no state
+        state_args, state_file = state_input(
+            state, lambda known: AirbyteState(known).argument(), empty=[])
+        files = {**self._config_file(), "catalog.json": orjson.dumps(catalog), **state_file}
+        args: list[Any] = ["read", "--config", CONFIG, "--catalog", FileArg("catalog.json"),
+                           *state_args]
 
-            def committed() -> AirbyteState:
-                return AirbyteState(pending.wait())
+        def committed() -> AirbyteState:
+            return AirbyteState(state.wait() if isinstance(state, PendingState) else state)
 
-            files["state.json"] = LateFile(lambda: orjson.dumps(committed().argument() or []))
-            args += ["--state", FileArg("state.json")]
-        else:
-            known = AirbyteState(state)
-
-            def committed() -> AirbyteState:
-                return known
-
-            previous = known.argument()
-            if previous is not None:
-                files["state.json"] = orjson.dumps(previous)
-                args += ["--state", FileArg("state.json")]
         yield from self._read(args, files, stream, selected.get("json_schema") or {}, committed)
 
     def _read(self, args: list[Any], files: dict[str, bytes | LateFile], stream: str,

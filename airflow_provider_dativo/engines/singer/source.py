@@ -26,7 +26,7 @@ from airflow_provider_dativo.engines.base import (
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
-from airflow_provider_dativo.engines.protocol import BadLine, Session
+from airflow_provider_dativo.engines.protocol import BadLine, Session, state_input
 from airflow_provider_dativo.errors import EngineError
 
 CONFIG = FileArg("config.json")
@@ -148,21 +148,14 @@ class SingerSource:
             raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
                               f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
                               "source.object or the asset's object")
-        args: list[Any] = ["--config", CONFIG, self.catalog_flag, FileArg("catalog.json")]
-        files: dict[str, bytes | LateFile] = {
-            **self._files(), "catalog.json": orjson.dumps(select(catalog, stream))}
-        if isinstance(state, PendingState):
-            # the tap starts now and reads its state once the target has answered; a first
-            # run hands it an empty object, which Singer taps read as no bookmarks
-            pending = state
-            files["state.json"] = LateFile(
-                lambda: orjson.dumps((pending.wait() or {}).get("singer") or {}))
-            args += ["--state", FileArg("state.json")]
-        else:
-            saved = (state or {}).get("singer")
-            if saved is not None:
-                files["state.json"] = orjson.dumps(saved)
-                args += ["--state", FileArg("state.json")]
+        # the tap may start before the state is known; a first run hands it an empty object,
+        # which Singer taps read as no bookmarks
+        state_args, state_file = state_input(
+            state, lambda known: (known or {}).get("singer"), empty={})
+        files = {**self._files(), "catalog.json": orjson.dumps(select(catalog, stream)),
+                 **state_file}
+        args: list[Any] = ["--config", CONFIG, self.catalog_flag, FileArg("catalog.json"),
+                           *state_args]
         yield from self._read(args, files, stream, entries[stream].get("schema") or {})
 
     def _read(self, args: list[Any], files: dict[str, bytes | LateFile], stream: str,
