@@ -241,9 +241,7 @@ class ProtocolBatches:
                             f"stdout line {number}: not valid JSON ({exc.msg})")
                 continue
             except (KeyError, TypeError):
-                self.reject(line.decode("utf-8", "replace"),
-                            f"stdout line {number}: a record message without its record")
-                continue
+                record = None
             if not isinstance(record, dict):
                 self.reject(line.decode("utf-8", "replace"),
                             f"stdout line {number}: a record message without its record")
