@@ -150,7 +150,6 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
         target = open_job_target(job)
         target.prepare()
         if target.is_committed(run_id):
-            pending.cancel()
             log.info("run %s is already committed to %s; nothing to extract", run_id, job.table)
             return {"job": job.dag_id, "run_id": run_id, "already_committed": True,
                     "files": [], "rows": 0, "rejected": 0, "state": None}
