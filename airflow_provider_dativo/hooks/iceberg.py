@@ -47,9 +47,9 @@ class IcebergCatalogHook(BaseHook):
 
     def get_conn(self) -> Any:
         """A pyiceberg ``Catalog`` named after the connection id."""
-        from pyiceberg.catalog import load_catalog
+        from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 
-        return load_catalog(self.iceberg_conn_id, **self.catalog_properties())
+        return open_catalog(self.iceberg_conn_id, self.catalog_properties())
 
     def test_connection(self) -> tuple[bool, str]:
         """Loads the catalog and lists its namespaces (the button in the connection form)."""

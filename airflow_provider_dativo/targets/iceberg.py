@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from airflow_provider_dativo.errors import DativoError, TargetError
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile
+from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 from airflow_provider_dativo.targets.iceberg_modes import check_write_mode, stage_load
 from airflow_provider_dativo.targets.staging import (
     PartitionFieldLike,
@@ -129,11 +130,9 @@ class IcebergTarget:
 
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            from pyiceberg.catalog import load_catalog
-
             try:
-                self._catalog = load_catalog(
-                    self._settings.catalog_name, **dict(self._settings.catalog_properties)
+                self._catalog = open_catalog(
+                    self._settings.catalog_name, self._settings.catalog_properties
                 )
             except Exception as exc:
                 raise TargetError(

@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 from tests.conftest import write
 
 PG = "postgres@127.0.0.1:5432"
 
 
 @pytest.fixture
-def pg_catalog_uri() -> Iterator[str]:
+def pg_databases() -> Iterator[Callable[[], str]]:
+    """Fresh PostgreSQL databases, as many as the test asks for; dropped afterwards."""
     psycopg = pytest.importorskip("psycopg")
-    name = f"dativo_catalog_{uuid.uuid4().hex[:10]}"
+    made: list[str] = []
+
+    def add() -> str:
+        name = f"dativo_catalog_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(f"postgresql://{PG}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"postgresql+psycopg://{PG}/{name}"
+
+    yield add
     with psycopg.connect(f"postgresql://{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://{PG}/{name}"
-    with psycopg.connect(f"postgresql://{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_catalog_uri(pg_databases: Callable[[], str]) -> str:
+    return pg_databases()
 
 
 def test_a_job_on_a_postgresql_catalog(config_root: Path, pg_catalog_uri: str,
@@ -46,3 +62,23 @@ def test_a_job_on_a_postgresql_catalog(config_root: Path, pg_catalog_uri: str,
     assert sorted(table.scan().to_arrow().column("order_id").to_pylist()) == list(
         range(1001, 1009))
     assert table.properties["dativo.owner"] == "data-platform@acme.example"
+
+
+
+def test_tasks_opening_a_fresh_catalog_at_once_all_get_it(
+        tmp_path: Path, pg_databases: Callable[[], str]) -> None:
+    # A SQL catalog creates its tables on first open; tasks doing so together race on the
+    # CREATE TABLE (a unique violation in pg_type, or "already exists"). Without the retry
+    # most rounds of six openers lost that race on this machine.
+    warehouse = (tmp_path / "wh").as_uri()
+    for _ in range(3):
+        uri = pg_databases()
+        start = threading.Barrier(6)
+
+        def open_it(uri: str = uri, start: threading.Barrier = start) -> int:
+            start.wait()
+            catalog = open_catalog("race", {"type": "sql", "uri": uri, "warehouse": warehouse})
+            return len(catalog.list_namespaces())
+
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(lambda _: open_it(), range(6))) == [0] * 6

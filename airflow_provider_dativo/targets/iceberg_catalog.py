@@ -1,0 +1,46 @@
+"""Opening a pyiceberg catalog: the one place the target and the catalog hook load it from."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+# A SQL catalog creates its own tables the first time it is opened, checking first and
+# creating after. Tasks that open a fresh catalog at the same moment race in between, and the
+# losers fail with "table already exists" (or a unique violation on PostgreSQL). Opening again
+# finds the tables, so database errors while opening are retried a few times.
+OPEN_ATTEMPTS = 5
+OPEN_BACKOFF_SECONDS = 0.05
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:  # no SQL catalog support installed, so not a SQL catalog's error
+        return False
+    return isinstance(exc, SQLAlchemyError)
+
+
+def open_catalog(name: str, properties: Mapping[str, str]) -> Catalog:
+    """``pyiceberg.catalog.load_catalog(name, **properties)``, riding out the first-open race."""
+    from pyiceberg.catalog import load_catalog
+
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return load_catalog(name, **dict(properties))
+        except Exception as exc:
+            if attempt == OPEN_ATTEMPTS - 1 or not _is_database_error(exc):
+                raise
+            delay = OPEN_BACKOFF_SECONDS * (2**attempt) * (0.5 + random.random())
+            log.info("opening Iceberg catalog %r failed (%s); retrying in %.2f s",
+                     name, type(exc).__name__, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
