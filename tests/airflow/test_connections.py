@@ -43,11 +43,12 @@ def test_bad_connections_say_what_to_fix(extra: dict, message: str) -> None:
 
 def test_the_connection_type_is_registered_with_its_form() -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     info = get_provider_info()["connection-types"][0]
     assert info["connection-type"] == "dativo_iceberg"
+    hook = ProvidersManagerTaskRuntime().hooks["dativo_iceberg"]
     pm = ProvidersManager()
-    hook = pm.hooks["dativo_iceberg"]
     assert hook is not None and hook.connection_testable
     assert hook.hook_class_name == "airflow_provider_dativo.hooks.iceberg.IcebergCatalogHook"
     assert pm.field_behaviours["dativo_iceberg"]["relabeling"]["host"] == "Catalog URI"
