@@ -29,7 +29,11 @@ def test_the_pump_stays_within_its_byte_limit() -> None:
 
     lines = pumped_lines(chunks(), limit=10_000)
     next(lines)
-    time.sleep(0.3)  # a reader busy elsewhere: the pump runs ahead only up to the limit
+    # a reader busy elsewhere: the pump runs ahead, but only up to the limit
+    deadline = time.monotonic() + 10
+    while len(pulled) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # time to overrun the limit, if it would
     assert 10 <= len(pulled) <= 14
     assert len(list(lines)) == 99
 
