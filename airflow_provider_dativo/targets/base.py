@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from airflow_provider_dativo.errors import TargetError
 
 if TYPE_CHECKING:
     import datetime
@@ -55,3 +59,19 @@ class Target(Protocol):
 
     def remove_orphans(self, older_than: datetime.timedelta) -> list[str]:
         """Delete data files no commit references, once older than ``older_than``."""
+
+
+_UNSAFE_RUN_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_run_id(run_id: str) -> str:
+    """A path segment for ``run_id``: readable, and distinct for distinct run ids.
+
+    Replacing characters alone could map two run ids onto one folder, so a short hash of the raw
+    id is appended.
+    """
+    if not run_id:
+        raise TargetError("run id must not be empty")
+    readable = _UNSAFE_RUN_ID_CHARS.sub("_", run_id)[:96]
+    digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:10]
+    return f"{readable}-{digest}"

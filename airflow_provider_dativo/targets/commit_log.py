@@ -18,8 +18,7 @@ from dataclasses import asdict
 from typing import Any, BinaryIO
 
 from airflow_provider_dativo.errors import TargetError
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile
-from airflow_provider_dativo.targets.iceberg import safe_run_id
+from airflow_provider_dativo.targets.base import CommitResult, StagedFile, safe_run_id
 from airflow_provider_dativo.targets.storage import Storage
 
 log = logging.getLogger(__name__)

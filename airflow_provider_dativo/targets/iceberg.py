@@ -8,11 +8,9 @@ recognizes its own earlier commit in the snapshot history.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import pyarrow as pa
 
 from airflow_provider_dativo.errors import DativoError, TargetError
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile
+from airflow_provider_dativo.targets.base import CommitResult, StagedFile, safe_run_id
 from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 from airflow_provider_dativo.targets.iceberg_modes import check_write_mode, stage_load
 from airflow_provider_dativo.targets.staging import (
@@ -56,9 +54,6 @@ PROPERTY_LAST_STATE = "dativo.last-state"
 # Table properties that pyiceberg manages itself and must not be compared or set as governance.
 _RESERVED_PROPERTIES = frozenset({"format-version"})
 
-_UNSAFE_RUN_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-
-
 @dataclass(frozen=True)
 class IcebergSettings:
     catalog_name: str
@@ -70,19 +65,6 @@ class IcebergSettings:
     @property
     def identifier(self) -> str:
         return f"{self.namespace}.{self.table}"
-
-
-def safe_run_id(run_id: str) -> str:
-    """A path segment for ``run_id``: readable, and distinct for distinct run ids.
-
-    Replacing characters alone could map two run ids onto one folder, so a short hash of the raw
-    id is appended.
-    """
-    if not run_id:
-        raise TargetError("run id must not be empty")
-    readable = _UNSAFE_RUN_ID_CHARS.sub("_", run_id)[:96]
-    digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:10]
-    return f"{readable}-{digest}"
 
 
 class IcebergTarget:

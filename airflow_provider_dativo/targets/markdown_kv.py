@@ -27,9 +27,8 @@ import pyarrow as pa
 
 from airflow_provider_dativo import markdown_kv as mdkv
 from airflow_provider_dativo.errors import TargetError
-from airflow_provider_dativo.targets.base import StagedFile
+from airflow_provider_dativo.targets.base import StagedFile, safe_run_id
 from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
-from airflow_provider_dativo.targets.iceberg import safe_run_id
 from airflow_provider_dativo.targets.staging import StagedParquetWriter
 from airflow_provider_dativo.targets.storage import Storage
 

@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from airflow_provider_dativo.targets.base import safe_run_id
 from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
-from airflow_provider_dativo.targets.iceberg import safe_run_id
 from airflow_provider_dativo.targets.staging import (
     PartitionFieldLike,
     StagedParquetWriter,
