@@ -85,8 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                else root.load_streams(args.job))
     run_id = args.run_id or runner.new_run_id()
     console.print(f"running [bold]{streams[0].dag_id}[/] as run {run_id}")
-    # the read reports what a connection check would, so the check is asked for, not assumed
-    runner.validate_step(streams[0], check_source=args.check)
+    # The read reports what a connection check would, so the check is asked for, not
+    # assumed. Without it the extract resolves the source and target itself, after starting
+    # the connector, so the connector's start-up overlaps opening the target.
+    if args.check:
+        runner.validate_step(streams[0])
     results = [(job, *_run_stream(job, run_id)) for job in streams]
     table = Table(title="run summary", show_header=False)
     for job, manifest, result in results:

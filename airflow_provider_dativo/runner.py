@@ -16,26 +16,26 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo.config.specs import JobSpec
-from airflow_provider_dativo.contracts import check_batch
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
 from airflow_provider_dativo.errors import ContractViolation, EngineError
 from airflow_provider_dativo.read_ahead import read_ahead
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
-from airflow_provider_dativo.targets.iceberg import safe_run_id
-from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
+from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target, safe_run_id
 from airflow_provider_dativo.targets.registry import (
     open_quarantine_target,
     open_target,
     staging_storage,
 )
 from airflow_provider_dativo.targets.storage import Storage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow and the modules built on it are imported inside the steps that use them: a
+# connector starts before they are needed, and its start-up then overlaps their import.
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ def validate_step(job: JobSpec, *, check_source: bool = True) -> dict[str, Any]:
 def _cursor_filter(job: JobSpec, batch: pa.RecordBatch,
                    cursor: Any) -> tuple[pa.RecordBatch, Any]:
     """Rows newer than the committed cursor (minus the lookback), and the new cursor."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     assert job.incremental is not None
     name = job.incremental.cursor_field
     column = batch.column(name)
@@ -174,6 +177,11 @@ def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[Re
 def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, Any],
              reader: Iterable[ReadItem], *, ingest_date: dt.date | None,
              progress: ProgressFn | None) -> dict[str, Any]:
+    import pyarrow as pa
+
+    from airflow_provider_dativo.contracts import check_batch
+    from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
+
     folder = run_folder(job, run_id)
     stats = Progress()
     rule_counts: dict[str, int] = {}

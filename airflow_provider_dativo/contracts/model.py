@@ -29,9 +29,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from airflow_provider_dativo.contracts._types import (
     BUCKET_TYPES,
     ENUM_TYPES,
@@ -608,6 +605,11 @@ def _check_pattern(name: str, values: dict[str, Any], raw: _RawField, issues: _I
     pattern = values.get("pattern")
     if not isinstance(pattern, str):
         return
+    # Imported here: loading a job without patterns (as `dativo run` does before it starts the
+    # connector) then needs no pyarrow.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     try:
         # Compile with the engine (RE2) that evaluates it, not Python's re, whose syntax differs.
         pc.match_substring_regex(pa.array([""]), pattern)

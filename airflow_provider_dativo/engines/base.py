@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
 
 from airflow_provider_dativo.errors import EngineError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class RecordsDone:
     """
 
 
-ReadItem = pa.RecordBatch | StateUpdate | RejectedRecords | RecordsDone
+# pyarrow named by string: a connector starts before the Arrow side of a run is imported
+ReadItem: TypeAlias = Union["pa.RecordBatch", StateUpdate, RejectedRecords, RecordsDone]
 
 
 # Rows per batch unless a job sets source.batch_size. Connector protocols hand over rows as a

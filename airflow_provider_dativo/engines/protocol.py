@@ -3,11 +3,13 @@ stdout as newline-delimited JSON messages, with logs masked and failures named."
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -18,6 +20,21 @@ from airflow_provider_dativo.errors import EngineError
 log = logging.getLogger("airflow_provider_dativo.connector")
 
 LOG_TAIL_LINES = 10
+
+T = TypeVar("T")
+
+
+@contextmanager
+def started(messages: Generator[T, None, None]) -> Iterator[Iterator[T]]:
+    """``messages`` with its first item already read, which starts the connector process:
+    what the caller sets up next (the Arrow side of a read, imported on first use) overlaps
+    the connector's own start-up instead of delaying it. Leaving the block closes
+    ``messages``, which stops the process even while an error's traceback is kept."""
+    with closing(messages):
+        for first in messages:
+            yield itertools.chain((first,), messages)
+            return
+        yield iter(())
 
 
 def state_input(state: Mapping[str, Any] | PendingState | None,
@@ -72,7 +89,7 @@ class Session:
 
     def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
                  passthrough: bytes | None = None,
-                 ) -> Iterator[dict[str, Any] | BadLine | tuple[int, bytes]]:
+                 ) -> Generator[dict[str, Any] | BadLine | tuple[int, bytes], None, None]:
         """Each stdout message parsed, or a ``BadLine``; lines that start with
         ``passthrough`` come as ``(line number, line)``, unparsed, for the caller to parse
         many at once."""

@@ -1,13 +1,24 @@
-"""Targets: where loaded data lands."""
+"""Targets: where loaded data lands.
 
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target
-from airflow_provider_dativo.targets.iceberg import IcebergSettings, IcebergTarget, safe_run_id
-from airflow_provider_dativo.targets.staging import (
-    PartitionFieldLike,
-    PartitionSpecField,
-    StagedParquetWriter,
-    parquet_file_schema,
-)
+Names load on first use: the runner needs ``targets.base`` and ``targets.registry`` before a
+connector starts, and the Arrow and Iceberg modules load while it starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_dativo.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target, safe_run_id
+    from airflow_provider_dativo.targets.iceberg import IcebergSettings, IcebergTarget
+    from airflow_provider_dativo.targets.staging import (
+        PartitionFieldLike,
+        PartitionSpecField,
+        StagedParquetWriter,
+        parquet_file_schema,
+    )
 
 __all__ = [
     "CommitResult",
@@ -21,3 +32,10 @@ __all__ = [
     "parquet_file_schema",
     "safe_run_id",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "CommitResult": "base", "StagedFile": "base", "Target": "base", "safe_run_id": "base",
+    "IcebergSettings": "iceberg", "IcebergTarget": "iceberg",
+    "PartitionFieldLike": "staging", "PartitionSpecField": "staging",
+    "StagedParquetWriter": "staging", "parquet_file_schema": "staging",
+})

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import pyarrow as pa
-
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
 from airflow_provider_dativo.targets.storage import Storage
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from airflow_provider_dativo.config.specs import JobSpec
     from airflow_provider_dativo.targets.base import Target
     from airflow_provider_dativo.targets.staging import PartitionFieldLike

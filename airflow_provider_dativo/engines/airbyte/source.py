@@ -25,9 +25,8 @@ from airflow_provider_dativo.engines.base import (
     StreamInfo,
 )
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
-from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
-from airflow_provider_dativo.engines.protocol import BadLine, Session, state_input
+from airflow_provider_dativo.engines.protocol import BadLine, Session, started, state_input
 from airflow_provider_dativo.errors import EngineError
 
 LOG_LEVELS = {"FATAL": logging.ERROR, "ERROR": logging.ERROR, "WARN": logging.WARNING,
@@ -248,50 +247,54 @@ class AirbyteSource:
               committed: Callable[[], AirbyteState]) -> Iterator[ReadItem]:
         progress: AirbyteState | None = None
         session = self._session("read")
-        out = ProtocolBatches(json_schema, self.batch_size, self.connector, keep=self.fields,
-                              envelope=("record", "data"))
         # how the Airbyte CDK writes a record of this stream; such lines are parsed in bulk,
         # any other spelling takes the general path below
         prefix = b'{"type":"RECORD","record":{"stream":' + orjson.dumps(stream) + b',"data":{'
-        done = False  # the connector reported the stream COMPLETE
-        for message in session.messages(args, files, passthrough=prefix):
-            if isinstance(message, BadLine):
-                out.reject(message.raw, message.reason)
-                continue
-            if done and (isinstance(message, tuple) or message["type"] == "RECORD"):
-                raise EngineError(
-                    f"{self.connector} sent a RECORD after reporting stream '{stream}' "
-                    "COMPLETE; the connector is broken, nothing was committed")
-            if isinstance(message, tuple):
-                yield from out.add_line(*message)
-                continue
-            kind = message["type"]
-            if kind == "TRACE" and _completes(message, stream):
-                # a connector spends a while ending after its last record (faker: a quarter
-                # of a second); the runner finishes its files meanwhile
-                self._handle(session, message)
-                yield from out.flush()
-                yield RecordsDone()
-                done = True
-            elif kind == "RECORD":
-                record = message.get("record")
-                if not isinstance(record, Mapping) or not isinstance(record.get("data"), Mapping):
-                    out.reject(orjson.dumps(message).decode(), "RECORD without a data object")
+        with started(session.messages(args, files, passthrough=prefix)) as messages:
+            from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
+
+            out = ProtocolBatches(json_schema, self.batch_size, self.connector, keep=self.fields,
+                                  envelope=("record", "data"))
+            done = False  # the connector reported the stream COMPLETE
+            for message in messages:
+                if isinstance(message, BadLine):
+                    out.reject(message.raw, message.reason)
                     continue
-                name = record.get("stream")
-                if name != stream:
+                if done and (isinstance(message, tuple) or message["type"] == "RECORD"):
                     raise EngineError(
-                        f"{self.connector} sent a RECORD for stream '{name}', which the "
-                        f"configured catalog does not select (it selects '{stream}'); the "
-                        "connector is broken or misconfigured, nothing was committed")
-                yield from out.add(record["data"])
-            elif kind == "STATE":
-                if progress is None:  # a connector sends state only after it read its own
-                    progress = committed()
-                if progress.update(message.get("state") or {}):
-                    out.checkpoint(progress.saved() or {})
-            else:
-                self._handle(session, message)
+                        f"{self.connector} sent a RECORD after reporting stream '{stream}' "
+                        "COMPLETE; the connector is broken, nothing was committed")
+                if isinstance(message, tuple):
+                    yield from out.add_line(*message)
+                    continue
+                kind = message["type"]
+                if kind == "TRACE" and _completes(message, stream):
+                    # a connector spends a while ending after its last record (faker: a quarter
+                    # of a second); the runner finishes its files meanwhile
+                    self._handle(session, message)
+                    yield from out.flush()
+                    yield RecordsDone()
+                    done = True
+                elif kind == "RECORD":
+                    record = message.get("record")
+                    if (not isinstance(record, Mapping)
+                            or not isinstance(record.get("data"), Mapping)):
+                        out.reject(orjson.dumps(message).decode(), "RECORD without a data object")
+                        continue
+                    name = record.get("stream")
+                    if name != stream:
+                        raise EngineError(
+                            f"{self.connector} sent a RECORD for stream '{name}', which the "
+                            f"configured catalog does not select (it selects '{stream}'); the "
+                            "connector is broken or misconfigured, nothing was committed")
+                    yield from out.add(record["data"])
+                elif kind == "STATE":
+                    if progress is None:  # a connector sends state only after it read its own
+                        progress = committed()
+                    if progress.update(message.get("state") or {}):
+                        out.checkpoint(progress.saved() or {})
+                else:
+                    self._handle(session, message)
         yield from out.flush()
 
 

@@ -24,9 +24,8 @@ from airflow_provider_dativo.engines.base import (
     StreamInfo,
 )
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
-from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
-from airflow_provider_dativo.engines.protocol import BadLine, Session, state_input
+from airflow_provider_dativo.engines.protocol import BadLine, Session, started, state_input
 from airflow_provider_dativo.errors import EngineError
 
 CONFIG = FileArg("config.json")
@@ -161,43 +160,46 @@ class SingerSource:
     def _read(self, args: list[Any], files: dict[str, bytes | LateFile], stream: str,
               schema: Mapping[str, Any]) -> Iterator[ReadItem]:
         session = Session(self.launcher, self.mask, self.connector, "sync")
-        out = ProtocolBatches(schema, self.batch_size, self.connector, keep=self.fields,
-                              envelope=("record",))
         # how the Singer SDK writes a record of this stream; such lines are parsed in bulk,
         # any other spelling takes the general path below
         prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream) + b',"record":{'
+        with started(session.messages(args, files, passthrough=prefix)) as messages:
+            from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 
-        def own(name: Any) -> None:
-            if name != stream:
-                raise EngineError(
-                    f"{self.connector} sent data for stream '{name}', which the catalog does "
-                    f"not select (it selects '{stream}'); nothing was committed")
+            out = ProtocolBatches(schema, self.batch_size, self.connector, keep=self.fields,
+                                  envelope=("record",))
 
-        for message in session.messages(args, files, passthrough=prefix):
-            if isinstance(message, tuple):
-                yield from out.add_line(*message)
-                continue
-            if isinstance(message, BadLine):
-                out.reject(message.raw, message.reason)
-                continue
-            kind = message["type"]
-            if kind == "RECORD":
-                record = message.get("record")
-                if not isinstance(record, Mapping):
-                    out.reject(orjson.dumps(message).decode(), "RECORD without a record object")
+            def own(name: Any) -> None:
+                if name != stream:
+                    raise EngineError(
+                        f"{self.connector} sent data for stream '{name}', which the catalog does "
+                        f"not select (it selects '{stream}'); nothing was committed")
+
+            for message in messages:
+                if isinstance(message, tuple):
+                    yield from out.add_line(*message)
                     continue
-                own(message.get("stream"))
-                yield from out.add(record)
-            elif kind == "SCHEMA":
-                own(message.get("stream"))
-                yield from out.reschema(message.get("schema") or schema)
-            elif kind == "STATE":
-                out.checkpoint({"singer": message.get("value")})
-            elif kind == "BATCH":
-                own(message.get("stream"))
-                for line in batch_lines(message):
-                    if line.strip():
-                        yield from out.add(orjson.loads(line))
-            else:  # ACTIVATE_VERSION and future types carry no rows
-                session.log(logging.DEBUG, f"{kind} message")
+                if isinstance(message, BadLine):
+                    out.reject(message.raw, message.reason)
+                    continue
+                kind = message["type"]
+                if kind == "RECORD":
+                    record = message.get("record")
+                    if not isinstance(record, Mapping):
+                        out.reject(orjson.dumps(message).decode(), "RECORD without a record object")
+                        continue
+                    own(message.get("stream"))
+                    yield from out.add(record)
+                elif kind == "SCHEMA":
+                    own(message.get("stream"))
+                    yield from out.reschema(message.get("schema") or schema)
+                elif kind == "STATE":
+                    out.checkpoint({"singer": message.get("value")})
+                elif kind == "BATCH":
+                    own(message.get("stream"))
+                    for line in batch_lines(message):
+                        if line.strip():
+                            yield from out.add(orjson.loads(line))
+                else:  # ACTIVATE_VERSION and future types carry no rows
+                    session.log(logging.DEBUG, f"{kind} message")
         yield from out.flush()
