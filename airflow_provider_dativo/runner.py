@@ -95,21 +95,14 @@ def open_job_target(job: JobSpec) -> Target:
 
 
 # -- validate --------------------------------------------------------------------------------
-def validate_step(job: JobSpec, *, check_source: bool = True) -> dict[str, Any]:
-    """Config is valid (it loaded), secrets resolve, the source answers its check.
-
-    ``check_source=False`` leaves out the connection check: a read that follows at once
-    reports the same failure, and a connector start can cost more than a small read.
-    """
+def validate_step(job: JobSpec) -> dict[str, Any]:
+    """Config is valid (it loaded), secrets resolve, the source answers its check."""
     source = open_source(job, job.resolved_source_connection())
-    message = "not checked"
-    if check_source:
-        status = source.check()
-        if not status.ok:
-            raise EngineError(f"source check failed for {job.dag_id}: {status.message}")
-        message = status.message
+    status = source.check()
+    if not status.ok:
+        raise EngineError(f"source check failed for {job.dag_id}: {status.message}")
     open_job_target(job)  # resolves the target's settings; table creation waits for extract
-    return {"job": job.dag_id, "source_check": message}
+    return {"job": job.dag_id, "source_check": status.message}
 
 
 # -- extract ---------------------------------------------------------------------------------
@@ -352,9 +345,9 @@ def _remove_orphans(job: JobSpec, target: Target) -> None:
 
 
 # -- the whole run ---------------------------------------------------------------------------
-def run_job(job: JobSpec, run_id: str | None = None, *, progress: ProgressFn | None = None,
-            check_source: bool = True) -> tuple[dict[str, Any], CommitResult]:
+def run_job(job: JobSpec, run_id: str | None = None, *,
+            progress: ProgressFn | None = None) -> tuple[dict[str, Any], CommitResult]:
     run_id = run_id or new_run_id()
-    validate_step(job, check_source=check_source)
+    validate_step(job)
     manifest = extract_step(job, run_id, progress=progress)
     return manifest, load_step(job, manifest)
