@@ -33,14 +33,14 @@ def open_catalog(name: str, properties: Mapping[str, str]) -> Catalog:
     """``pyiceberg.catalog.load_catalog(name, **properties)``, riding out the first-open race."""
     from pyiceberg.catalog import load_catalog
 
-    for attempt in range(OPEN_ATTEMPTS):
+    for attempt in range(OPEN_ATTEMPTS - 1):
         try:
             return load_catalog(name, **dict(properties))
         except Exception as exc:
-            if attempt == OPEN_ATTEMPTS - 1 or not _is_database_error(exc):
+            if not _is_database_error(exc):
                 raise
             delay = OPEN_BACKOFF_SECONDS * (2**attempt) * (0.5 + random.random())
             log.info("opening Iceberg catalog %r failed (%s); retrying in %.2f s",
                      name, type(exc).__name__, delay)
             time.sleep(delay)
-    raise AssertionError("unreachable")
+    return load_catalog(name, **dict(properties))  # the last attempt: its error is raised
