@@ -4,9 +4,10 @@ Starting a Python connector costs seconds of imports, often more than a small re
 depends only on what is installed, and its catalog on that and the config, so both are kept
 under the connectors home and keyed by the launcher's identity (an image reference, or a
 command and when its files last changed) and, for catalogs, a digest of the config (never
-the values). A reinstall or a config change therefore misses the cache by itself; readers ask
-for a fresh catalog when a cached one lacks what the job needs, and ``dativo discover``
-always refreshes it.
+the values) and of the contract's fields (a field added to the contract, a column the
+connector may have gained since, asks the connector again). A reinstall or a config change
+therefore misses the cache by itself; readers ask for a fresh catalog when a cached one lacks
+what the job needs, and ``dativo discover`` always refreshes it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from airflow_provider_dativo.engines.connector_venvs import connectors_home
 
@@ -27,10 +31,12 @@ def cache_dir(root: Path) -> Path:
 class ConnectorCache:
     """The spec and catalogs of one connector install; ``folder=None`` keeps nothing."""
 
-    def __init__(self, folder: Path | None, kind: str, identity: str) -> None:
+    def __init__(self, folder: Path | None, kind: str, identity: str,
+                 fields: Sequence[str] = ()) -> None:
         self.folder = folder
         self.kind = kind
         self.identity = identity.encode()
+        self.fields = orjson.dumps(list(fields))
 
     def _path(self, what: str, extra: bytes = b"") -> Path | None:
         if self.folder is None:
@@ -63,9 +69,9 @@ class ConnectorCache:
     def save_spec(self, spec: Any) -> None:
         self._save(self._path("spec"), spec)
 
-    def catalog(self, key: bytes) -> Any:
-        """The catalog kept for ``key`` (the config and whatever else decides the answer)."""
-        return self._load(self._path("catalog", key))
+    def catalog(self, config: bytes) -> Any:
+        """The catalog kept for the connector's ``config`` file and the contract's fields."""
+        return self._load(self._path("catalog", config + self.fields))
 
-    def save_catalog(self, key: bytes, catalog: Any) -> None:
-        self._save(self._path("catalog", key), catalog)
+    def save_catalog(self, config: bytes, catalog: Any) -> None:
+        self._save(self._path("catalog", config + self.fields), catalog)

@@ -101,8 +101,8 @@ class AirbyteSource:
         self.connector = connector
         self.batch_size = batch_size
         self.mask = Masker(secrets)
-        self.cache = ConnectorCache(cache_dir, "airbyte", launcher.identity())
         self.fields = tuple(fields)  # what the job's contract reads from the stream
+        self.cache = ConnectorCache(cache_dir, "airbyte", launcher.identity(), self.fields)
         self.cursor_field = cursor_field
         self.sync_mode = sync_mode
         self._secrets_known = False
@@ -183,17 +183,14 @@ class AirbyteSource:
         """The connector's streams; ``fresh=False`` may answer from an earlier discover with
         the same connector install, config and contract fields (see ``connector_cache``)."""
         self._learn_secrets()
-        # the contract's fields are part of the key: a field added to the contract (a column
-        # the connector gained since) asks the connector again
         config = self._config_file()
-        key = config["config.json"] + orjson.dumps(self.fields)
         if not fresh:
-            cached = self.cache.catalog(key)
+            cached = self.cache.catalog(config["config.json"])
             if isinstance(cached, list):
                 return cached
         found = self._expect("discover", ["discover", "--config", CONFIG], config, "CATALOG")
         streams = list((found.get("catalog") or {}).get("streams") or [])
-        self.cache.save_catalog(key, streams)
+        self.cache.save_catalog(config["config.json"], streams)
         return streams
 
     def discover(self) -> list[StreamInfo]:

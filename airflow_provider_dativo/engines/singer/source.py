@@ -96,8 +96,8 @@ class SingerSource:
                  catalog_flag: str = "--catalog", cache_dir: Path | None = None,
                  fields: Sequence[str] = ()) -> None:
         self.launcher = launcher
-        self.cache = ConnectorCache(cache_dir, "singer", launcher.identity())
         self.fields = tuple(fields)  # what the job's contract reads from the stream
+        self.cache = ConnectorCache(cache_dir, "singer", launcher.identity(), self.fields)
         self.config = dict(config)
         self.connector = connector
         self.batch_size = batch_size
@@ -110,13 +110,13 @@ class SingerSource:
     def catalog(self, *, fresh: bool = True) -> dict[str, Any]:
         """The tap's catalog; ``fresh=False`` may answer from an earlier discover with the same
         tap install, config and contract fields (see ``connector_cache``)."""
-        key = self._files()["config.json"] + orjson.dumps(self.fields)
+        files = self._files()
         if not fresh:
-            cached = self.cache.catalog(key)
+            cached = self.cache.catalog(files["config.json"])
             if isinstance(cached, dict):
                 return cached
         session = Session(self.launcher, self.mask, self.connector, "--discover")
-        text = session.output(["--config", CONFIG, "--discover"], self._files())
+        text = session.output(["--config", CONFIG, "--discover"], files)
         try:
             catalog = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
@@ -124,7 +124,7 @@ class SingerSource:
                               f"({exc.msg})") from exc
         if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
             raise EngineError(f"{self.connector} --discover printed no 'streams' list")
-        self.cache.save_catalog(key, catalog)
+        self.cache.save_catalog(files["config.json"], catalog)
         return catalog
 
     def discover(self) -> list[StreamInfo]:
