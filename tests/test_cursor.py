@@ -232,3 +232,23 @@ target:
     # the second read sends users 4-6 and, late, user 100 updated long before the cursor
     assert manifest["rows"] == 4 and manifest["skipped"] == 0
     assert table_rows(job, "id") == [(i,) for i in (1, 2, 3, 4, 5, 6, 100)]
+
+
+def test_a_lookback_needs_an_upsert(config_root: Path) -> None:
+    """Rows in the lookback window are read again: an append would land them twice."""
+    from airflow_provider_dativo.errors import ConfigError
+
+    events_job(config_root)  # the asset
+    text = EVENTS_JOB.format(mode="append", batch=10).replace(
+        "cursor_field: ts\n", "cursor_field: ts\n    lookback_days: 1\n")
+    path = write(config_root / "jobs/acme/events.yaml", text)
+    try:
+        ConfigRoot(config_root).load_job(path)
+    except ConfigError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("an appending job with a lookback was accepted")
+    assert "events.yaml:14: source.incremental.lookback_days" in message
+    assert "write_mode: upsert" in message
+    write(path, text.replace("write_mode: append", "write_mode: upsert"))
+    assert ConfigRoot(config_root).load_job(path).incremental.lookback_days == 1  # type: ignore[union-attr]
