@@ -115,14 +115,7 @@ def bookmark(job: runner.JobSpec) -> dict[str, Any]:
     return state["source"]["singer"]["bookmarks"][STREAM]
 
 
-RUNNER_FILTERS_SINGER_ROWS = pytest.mark.xfail(
-    strict=True, reason="runner._extract still drops Singer rows below the committed cursor "
-    "(issue 12, item 2): the late row 7 is lost until the runner leaves Singer rows to the "
-    "tap's state; remove this mark when it does")
-
-
-@pytest.mark.parametrize("key_in", [pytest.param("job", marks=RUNNER_FILTERS_SINGER_ROWS),
-                                    "recipe"])
+@pytest.mark.parametrize("key_in", ["job", "recipe"])
 def test_two_runs_land_every_row_the_tap_sends(config_root: Path, pg_database: Database,
                                                capsys: pytest.CaptureFixture[str],
                                                key_in: str) -> None:
