@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
 from airflow_provider_dativo.targets.storage import Storage
 
@@ -151,11 +152,16 @@ def file_table_root(job: JobSpec, connection: Mapping[str, Any], default: str,
     if not path and s3.get("bucket"):
         path = f"s3://{s3['bucket']}/{str(s3.get('prefix', '')).strip('/')}"
     base = str(path or default).rstrip("/")
-    if "://" not in base and not Path(base).is_absolute():
-        base = str(job.root / base)
-    base = base.removeprefix("file://")
     folders = tenant_namespace(job, connection).replace(".", "/")
-    return f"{base}/{folders}/{table or job.table}"
+    if not paths.is_local(base):
+        return f"{base}/{folders}/{table or job.table}"
+    # local: under the config root or a data root, checked with symlinks followed (see paths)
+    try:
+        folder = paths.resolve(job.root, f"{base}/{folders}/{table or job.table}")
+    except paths.PathRefused as exc:
+        raise ConfigError([ConfigIssue(job.file, str(exc), None, "target.connection.path")]
+                          ) from None
+    return str(folder)
 
 
 def check_append_only(job: JobSpec) -> None:
