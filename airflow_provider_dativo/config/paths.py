@@ -119,9 +119,9 @@ def glob_files(root: Path, pattern: str) -> list[Match]:
     base, rest = Path(*parts[:cut]), parts[cut:]
     candidates: list[Path] = [base]
     if rest:
-        if not base.is_dir():
+        real_base = _checked(base, pattern, roots, True)  # outside is refused even if missing
+        if not real_base.is_dir():
             return []
-        real_base = _checked(base, pattern, roots, True)
         candidates = list(_walk(base, rest, pattern, roots, frozenset({real_base})))
     found: dict[Path, Match] = {}
     for path in candidates:

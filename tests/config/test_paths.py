@@ -105,6 +105,12 @@ def test_an_absolute_pattern_is_allowed_only_inside_a_data_root(
         in "\n".join(validate(config_root, job))
 
 
+def test_a_pattern_outside_is_refused_before_its_folder_exists(config_root: Path,
+                                                                tmp_path: Path) -> None:
+    issues = validate(config_root, orders_job(config_root, f"{tmp_path}/later/*.csv"))
+    assert len(issues) == 1 and f"'{tmp_path}/later/*.csv' points outside" in issues[0]
+
+
 def test_a_relative_data_root_is_refused(config_root: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATIVO_DATA_ROOT", "data")
