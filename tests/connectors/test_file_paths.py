@@ -159,3 +159,18 @@ def test_the_markdown_kv_source_refuses_a_link_outside(tmp_path: Path) -> None:
     os.unlink(root / "docs/b.md")
     assert [b.to_pylist() for b in source.read("docs", None) if hasattr(b, "to_pylist")] == \
         [[{"id": "2"}]]
+
+
+def test_a_staging_folder_linked_outside_after_validation_gets_nothing(
+        config_root: Path, tmp_path: Path) -> None:
+    write(config_root / "examples/data/orders/bad.csv", "order_id\n1,2\n")  # one unparsed line
+    job = warn_orders(config_root)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (config_root / ".dativo").mkdir(exist_ok=True)
+    (config_root / ".dativo/staging").symlink_to(outside)
+    with pytest.raises(ConfigError) as info:
+        runner.run_job(job, "st-link")
+    assert info.value.issues[0].path == "staging.root"
+    assert "through a symlink" in info.value.issues[0].message
+    assert files_under(outside) == [] and landed(job) == (0, 0)
