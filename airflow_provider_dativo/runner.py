@@ -22,7 +22,7 @@ from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
-from airflow_provider_dativo.errors import ConfigError, ConfigIssue, ContractViolation, EngineError
+from airflow_provider_dativo.errors import ContractViolation, EngineError
 from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target, safe_run_id
 from airflow_provider_dativo.targets.registry import (
@@ -91,10 +91,8 @@ def run_folder(job: JobSpec, run_id: str) -> str:
     folder = f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{name}/{safe_run_id(run_id)}"
     if not paths.is_local(folder) or (not job.staging_root and os.environ.get("DATIVO_STAGING")):
         return folder  # an object store, or the operator's own folder
-    try:  # the job's or the default folder: a link may have appeared since validation
-        return str(paths.resolve(job.root, folder))
-    except paths.PathRefused as exc:
-        raise ConfigError([ConfigIssue(job.file, str(exc), None, "staging.root")]) from None
+    # the job's or the default folder: a link may have appeared since validation
+    return str(paths.resolve_for_job(job.file, job.root, folder, "staging.root"))
 
 
 def open_job_target(job: JobSpec) -> Target:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue
+
 DATA_ROOT_ENV = "DATIVO_DATA_ROOT"
 _WILDCARD = re.compile(r"[*?[]")
 
@@ -103,6 +105,14 @@ def resolve(root: Path, text: str, *, data: bool = True) -> Path:
     With ``data=False`` only the config root is allowed (recipes, assets, job files)."""
     roots = allowed_roots(root, data)
     return _checked(_named(root, text), text, roots, data)
+
+
+def resolve_for_job(job_file: str, root: Path, text: str, field: str) -> Path:
+    """``resolve`` at run time: a refusal is a config error naming the job file and field."""
+    try:
+        return resolve(root, text)
+    except PathRefused as exc:
+        raise ConfigError([ConfigIssue(job_file, str(exc), None, field)]) from None
 
 
 def glob_files(root: Path, pattern: str) -> list[Match]:

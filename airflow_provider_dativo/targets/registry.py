@@ -156,12 +156,8 @@ def file_table_root(job: JobSpec, connection: Mapping[str, Any], default: str,
     if not paths.is_local(base):
         return f"{base}/{folders}/{table or job.table}"
     # local: under the config root or a data root, checked with symlinks followed (see paths)
-    try:
-        folder = paths.resolve(job.root, f"{base}/{folders}/{table or job.table}")
-    except paths.PathRefused as exc:
-        raise ConfigError([ConfigIssue(job.file, str(exc), None, "target.connection.path")]
-                          ) from None
-    return str(folder)
+    return str(paths.resolve_for_job(job.file, job.root, f"{base}/{folders}/{table or job.table}",
+                                     "target.connection.path"))
 
 
 def check_append_only(job: JobSpec) -> None:
