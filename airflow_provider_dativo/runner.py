@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
@@ -86,7 +87,11 @@ def staging_root(job: JobSpec) -> str:
 def run_folder(job: JobSpec, run_id: str) -> str:
     # the streams of one job share a run id: each keeps its quarantine and manifest apart
     name = job.name if job.stream is None else f"{job.name}/{safe_run_id(job.stream)}"
-    return f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{name}/{safe_run_id(run_id)}"
+    folder = f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{name}/{safe_run_id(run_id)}"
+    if not paths.is_local(folder) or (not job.staging_root and os.environ.get("DATIVO_STAGING")):
+        return folder  # an object store, or the operator's own folder
+    # the job's or the default folder: a link may have appeared since validation
+    return str(paths.resolve_for_job(job.file, job.root, folder, "staging.root"))
 
 
 def open_job_target(job: JobSpec) -> Target:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
@@ -144,13 +145,26 @@ class ConfigRoot:
 
     # -- paths -------------------------------------------------------------------------------
     def inside(self, rel: str, doc: YamlDocument, path: str) -> Path:
-        """``rel`` resolved under the root; a path that escapes it is a config error."""
-        candidate = (self.root / rel).resolve()
-        if candidate != self.root and self.root not in candidate.parents:
-            raise ConfigError([ConfigIssue(
-                doc.file, f"path '{rel}' points outside the config root {self.root}",
-                doc.line_of(path), path)])
-        return candidate
+        """A config file ``rel`` resolved under the root; one outside is a config error."""
+        try:
+            return paths.resolve(self.root, rel, data=False)
+        except paths.PathRefused as exc:
+            raise ConfigError([ConfigIssue(doc.file, str(exc), doc.line_of(path), path)]) from None
+
+    def data_path_issues(self, doc: YamlDocument, path: str, field: str, *,
+                         glob: bool) -> list[ConfigIssue]:
+        """A local data path of a job checked now (a source glob: each match too); the file
+        source checks its matches again when it reads."""
+        if not paths.is_local(path):
+            return []
+        try:
+            if glob:
+                paths.glob_files(self.root, path)
+            else:
+                paths.resolve(self.root, path)
+        except paths.PathRefused as exc:
+            return [ConfigIssue(doc.file, str(exc), doc.line_of(field), field)]
+        return []
 
     def display(self, path: Path) -> str:
         try:
@@ -300,10 +314,14 @@ class ConfigRoot:
                                           incremental=None)
         for key, item in items:
             conn_path = merge(src_cfg.get("connection", {}), item.get("connection", {})).get("path")
-            if conn_path is not None and "://" not in str(conn_path):
+            if conn_path is not None:
                 where = (join_path(key, "connection.path") if "path" in item.get("connection", {})
                          else "source.connection.path")
-                attempt(lambda p=conn_path, w=where: self.inside(p, doc, w))
+                issues += self.data_path_issues(doc, str(conn_path), where, glob=True)
+        issues += self._target_path_issues(doc, target, tgt_cfg.get("connection", {}))
+        if data.get("staging", {}).get("root") is not None:
+            issues += self.data_path_issues(doc, str(data["staging"]["root"]), "staging.root",
+                                            glob=False)
         if issues:
             raise ConfigError(sorted(dict.fromkeys(issues), key=lambda i: (i.line or 0, i.path)))
         assert source is not None and target is not None and source_engine is not None
@@ -347,6 +365,18 @@ class ConfigRoot:
                 stream=item["object"] if key else None,
             ))
         return tuple(specs)
+
+    def _target_path_issues(self, doc: YamlDocument, recipe: ConnectorRecipe | None,
+                            connection: dict[str, Any]) -> list[ConfigIssue]:
+        """A file target's ``connection.path``: the job's own, else its recipe's default."""
+        if "path" in connection:
+            return self.data_path_issues(doc, str(connection["path"]), "target.connection.path",
+                                         glob=False)
+        if recipe is None or recipe.connection.get("path") is None:
+            return []
+        recipe_doc = load_yaml(Path(recipe.file))
+        return self.data_path_issues(recipe_doc, str(recipe.connection["path"]),
+                                     "connection.path", glob=False)
 
     # -- whole-repository validation --------------------------------------------------------
     def iter_files(self) -> Iterator[tuple[str, Path]]:

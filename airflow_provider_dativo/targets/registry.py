@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
 from airflow_provider_dativo.targets.storage import Storage
 
@@ -151,11 +152,12 @@ def file_table_root(job: JobSpec, connection: Mapping[str, Any], default: str,
     if not path and s3.get("bucket"):
         path = f"s3://{s3['bucket']}/{str(s3.get('prefix', '')).strip('/')}"
     base = str(path or default).rstrip("/")
-    if "://" not in base and not Path(base).is_absolute():
-        base = str(job.root / base)
-    base = base.removeprefix("file://")
     folders = tenant_namespace(job, connection).replace(".", "/")
-    return f"{base}/{folders}/{table or job.table}"
+    if not paths.is_local(base):
+        return f"{base}/{folders}/{table or job.table}"
+    # local: under the config root or a data root, checked with symlinks followed (see paths)
+    return str(paths.resolve_for_job(job.file, job.root, f"{base}/{folders}/{table or job.table}",
+                                     "target.connection.path"))
 
 
 def check_append_only(job: JobSpec) -> None:

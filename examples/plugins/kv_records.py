@@ -23,6 +23,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from airflow_provider_dativo.config.paths import glob_files
+
 
 class KeyValueReader:
     def __init__(self, config: Mapping[str, Any]):
@@ -33,7 +35,9 @@ class KeyValueReader:
         self.batch_rows = int(config.get("batch_rows", 10_000))
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.root.glob(self.pattern) if p.is_file())
+        # the provider's path rule: a match leading outside the config root (through a
+        # symlink, say) is refused rather than read
+        return [m.path for m in glob_files(self.root, self.pattern)]
 
     def check(self) -> tuple[bool, str]:
         found = self.files()

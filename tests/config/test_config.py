@@ -136,8 +136,7 @@ def test_paths_may_not_escape_the_config_root(config_root: Path) -> None:
     job.write_text(job.read_text().replace("assets/file/v1.0/orders.yaml", "../../etc/passwd")
                    .replace("examples/data/orders/*.csv", "/etc/*.conf"))
     found = "\n".join(issues_of(config_root, "jobs/acme/orders.yaml"))
-    assert "orders.yaml:8: asset_path: path '../../etc/passwd' points outside the config root" \
-        in found
+    assert "orders.yaml:8: asset_path: path '../../etc/passwd' has a '..' component" in found
     assert "source.connection.path: path '/etc/*.conf' points outside the config root" in found
 
 

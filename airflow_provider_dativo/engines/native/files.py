@@ -27,6 +27,7 @@ import pyarrow.fs as pafs
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.engines.base import (
     CheckStatus,
     ReadItem,
@@ -146,14 +147,18 @@ class FileSource:
         return self._remote_files() if self.remote else self._local_files()
 
     def _local_files(self) -> list[FoundFile]:
-        pattern, base = self.config.path, self.config.root
-        matches = sorted(base.glob(pattern)) if _has_glob(pattern) else [base / pattern]
+        # checked again at every listing, so a link made after validation is refused too;
+        # the resolved path is what gets opened
+        base = self.config.root
+        try:
+            matches = paths.glob_files(base, self.config.path)
+        except paths.PathRefused as exc:
+            raise EngineError(f"source.connection.path: {exc}") from None
         found = []
         for m in matches:
-            if m.is_file():
-                st = m.stat()
-                found.append(FoundFile(str(m.relative_to(base)), str(m),
-                                       f"{st.st_mtime_ns}:{st.st_size}"))
+            st = m.real.stat()
+            key = m.path.relative_to(base) if base in m.path.parents else m.path
+            found.append(FoundFile(str(key), str(m.real), f"{st.st_mtime_ns}:{st.st_size}"))
         return found
 
     def _remote_files(self) -> list[FoundFile]:
