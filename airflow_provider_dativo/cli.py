@@ -11,20 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from airflow_provider_dativo import cli_connectors
+from airflow_provider_dativo.cli_output import console, err, error_line, styled
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import JobSpec
     from airflow_provider_dativo.targets.base import CommitResult
-
-console = Console()
-err = Console(stderr=True)
 
 
 def _root(args: argparse.Namespace) -> ConfigRoot:
@@ -37,16 +34,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for kind in KINDS:
         files, issues = report.files[kind], report.issues[kind]
         bad = {i.file for i in issues}
-        mark = "[green]ok[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
+        mark = ("ok", "green") if not issues else (f"{len(issues)} error(s)", "red")
         label = {"registry": "registry"}.get(kind, kind + "s")
-        console.print(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  {mark}")
+        console.print(styled(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  ",
+                             mark))
     for issue in report.all_issues():
-        console.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
+        console.print(error_line(issue), soft_wrap=True)
     if report.ok:
-        console.print("[green]all configs are valid[/]")
+        console.print(styled(("all configs are valid", "green")))
         return 0
-    console.print(f"[red]{len(report.all_issues())} error(s)[/]; fix them and run "
-                  "`dativo validate` again")
+    console.print(styled((f"{len(report.all_issues())} error(s)", "red"),
+                         "; fix them and run `dativo validate` again"))
     return 1
 
 
@@ -62,7 +60,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             invalid += 1
             table.add_row(path.parent.name, path.stem, "-", "-", "-", "-", "-",
-                          f"[red]invalid ({len(exc.issues)} error(s))[/]")
+                          styled((f"invalid ({len(exc.issues)} error(s))", "red")))
             continue
         job = streams[0]
         table.add_row(job.tenant_id, job.name, job.dag_id,
@@ -70,7 +68,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                       ", ".join(s.stream for s in streams if s.stream) or "1",
                       f"{job.target.type}: "
                       + ", ".join(f"{s.tenant_id}.{s.table}" for s in streams),
-                      job.schedule or "manual", "[green]valid[/]")
+                      job.schedule or "manual", styled(("valid", "green")))
     console.print(table)
     if invalid:
         console.print(f"{invalid} invalid job(s): run `dativo validate` for the errors")
@@ -84,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     streams = ((root.load_job(args.job, stream=args.stream),) if args.stream
                else root.load_streams(args.job))
     run_id = args.run_id or runner.new_run_id()
-    console.print(f"running [bold]{streams[0].dag_id}[/] as run {run_id}")
+    console.print(styled("running ", (streams[0].dag_id, "bold"), f" as run {run_id}"),
+                  soft_wrap=True)
     # The read reports what a connection check would, so the check is asked for, not
     # assumed. Without it the extract resolves the source and target itself, after starting
     # the connector, so the connector's start-up overlaps opening the target.
@@ -122,7 +121,9 @@ def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult
     from airflow_provider_dativo import runner
 
     label = "extract" if job.stream is None else f"extract {job.stream}"
-    with Progress(SpinnerColumn(), TextColumn(f"[bold]{label}"), BarColumn(bar_width=None),
+    label = label.replace("{", "{{").replace("}", "}}")  # the column formats it with the task
+    with Progress(SpinnerColumn(), TextColumn(label, style="bold", markup=False),
+                  BarColumn(bar_width=None),
                   TextColumn("{task.fields[rows]} rows"), TextColumn("{task.fields[rate]} rows/s"),
                   TextColumn("{task.fields[rejected]} rejected"), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
@@ -148,7 +149,7 @@ def cmd_contract_export(args: argparse.Namespace) -> int:
     problems = validate_official(doc)
     if problems:
         for p in problems:
-            err.print(f"[red]official ODCS schema:[/] {p}")
+            err.print(styled(("official ODCS schema:", "red"), f" {p}"), soft_wrap=True)
         return 1
     text = (json.dumps(doc, indent=2) if args.format == "json"
             else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
@@ -279,11 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         for issue in exc.issues:
-            err.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
+            err.print(error_line(issue), soft_wrap=True)
         err.print("fix the config and try again (`dativo validate` lists every error)")
         return 1
     except DativoError as exc:
-        err.print(f"[red]error[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(error_line(exc), soft_wrap=True)
         return 1
 
 

@@ -6,16 +6,14 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from airflow_provider_dativo.cli_output import console, styled
 from airflow_provider_dativo.config import env_refs
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import ConnectorRecipe, merge
 from airflow_provider_dativo.engines.base import SourceEngine
 from airflow_provider_dativo.errors import EngineError
-
-console = Console()
 
 
 def _recipe(root: ConfigRoot, name: str) -> ConnectorRecipe:
@@ -69,7 +67,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     job = ConfigRoot(args.root).load_job(args.job)
     result = runner.validate_step(job)
-    console.print(f"[green]ok[/] {job.dag_id}: {result['source_check']}", highlight=False)
+    console.print(styled(("ok", "green"), f" {job.dag_id}: {result['source_check']}"),
+                  soft_wrap=True)
     return 0
 
 
@@ -105,8 +104,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     recipe = _recipe(root, args.name)
     engine = recipe.engine(args.engine) if args.engine else recipe.default_engine
     path = install(root.root, recipe.type, engine, python=args.python, force=args.force)
-    console.print(f"[green]installed[/] {engine.pip} for {recipe.type} in {path}",
-                  highlight=False)
+    console.print(styled(("installed", "green"), f" {engine.pip} for {recipe.type} in {path}"),
+                  soft_wrap=True)
     return 0
 
 

@@ -60,7 +60,23 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
+# The project's own patterns in words: a user fixing a name needs what is allowed, not a regex.
+PATTERN_WORDS = {
+    "^[a-z0-9][a-z0-9_]*$": "lower-case letters, digits and underscores, starting with a letter "
+                            "or digit",
+    "^[a-z][a-z0-9_]*$": "lower-case letters, digits and underscores, starting with a letter",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "letters, digits and underscores, not starting with a digit",
+    "^[A-Za-z0-9_.-]+$": "letters, digits, '_', '.' and '-'",
+    "\\.(md|mdkv)$": "a file name ending in .md or .mdkv",
+    "^\\s*\\d+\\s*[smhd]\\s*$": "a number followed by s, m, h or d (e.g. 30m)",
+}
+
+
 def _message(error: ValidationError) -> str:
+    if error.validator == "pattern":
+        words = PATTERN_WORDS.get(str(error.validator_value))
+        if words is not None:
+            return f"{error.message}: use {words}"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
