@@ -15,8 +15,9 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
@@ -34,6 +35,19 @@ from airflow_provider_dativo.engines.base import (
     RejectedRecords,
     StateUpdate,
     StreamInfo,
+)
+from airflow_provider_dativo.engines.native.lines import (
+    LongLine,
+    is_utf8,
+    line_blocks,
+    raw_text,
+    utf8_problem,
+)
+from airflow_provider_dativo.engines.nesting import (
+    DEEP_REASON,
+    MAX_JSON_DEPTH,
+    most_opened,
+    too_deep,
 )
 from airflow_provider_dativo.errors import EngineError
 
@@ -252,106 +266,293 @@ class FileSource:
             raise EngineError(f"{path}: cannot read Parquet: {exc}") from None
 
     def _read_csv(self, path: FoundFile) -> Iterator[pa.RecordBatch | RejectedRecords]:
-        with self._open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8",
-                                                        newline="") as fh:
-            header = next(csv.reader(fh, delimiter=self.config.delimiter), None)
+        blocks = self._blocks(path)
+        first = next(blocks, None)
+        if first is None:
+            return
+        header, body = self._csv_header(path, first)
         if not header:
             return
-        bad: list[tuple[str, str]] = []  # (row text, problem)
-
-        def on_invalid(row: Any) -> str:
-            bad.append((row.text, f"expected {row.expected_columns} columns, found "
-                                  f"{row.actual_columns}"))
-            return "skip"
-
-        parse = pacsv.ParseOptions(delimiter=self.config.delimiter,
-                                   newlines_in_values=self.config.multiline,
-                                   invalid_row_handler=on_invalid)
-        # all text: conforming to the contract's types happens per value, not per file
-        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                       strings_can_be_null=True, quoted_strings_can_be_null=False)
-        batches: Iterator[pa.RecordBatch]
         if self.config.multiline:
-            # quoted line breaks need the whole-file parser, which reads ahead without bound
-            batches = iter(pacsv.open_csv(
-                self._open(path),
-                read_options=pacsv.ReadOptions(block_size=self.config.block_bytes),
-                parse_options=parse, convert_options=convert))
-        else:
-            batches = self._csv_blocks(path, header, parse, convert)
+            blocks.close()
+            yield from self._read_csv_multiline(path, header)
+            return
+        parser = _CsvParser(header, self.config.delimiter)
+        rejects = _Rejects(path)
+        line = 2  # the header is line 1
+        for block in chain([body], blocks):
+            if isinstance(block, LongLine):
+                rejects.add(line, raw_text(block.head), block.problem(self.config.block_bytes))
+                line += 1
+                continue
+            lines = block.count(b"\n")
+            batches = parser.block(block, lines, line, rejects)
+            yield from rejects.flush()
+            yield from batches
+            line += lines
+        yield from rejects.flush()
+
+    def _csv_header(self, path: FoundFile, first: bytes | LongLine) -> tuple[list[str], bytes]:
+        """The column names on line 1, and the rest of the first block."""
+        if isinstance(first, LongLine):
+            raise EngineError(f"{path}:1: the header {first.problem(self.config.block_bytes)}")
+        cut = first.index(b"\n")
+        problem = utf8_problem(first[:cut])
+        if problem:
+            raise EngineError(f"{path}:1: the header is {problem}")
+        text = first[:cut].decode("utf-8")
+        return next(csv.reader([text], delimiter=self.config.delimiter), []), first[cut + 1:]
+
+    def _read_csv_multiline(self, path: FoundFile,
+                            header: list[str]) -> Iterator[pa.RecordBatch | RejectedRecords]:
+        """Quoted line breaks need the whole-file parser, which reads ahead without bound and
+        cannot tell which line it refused: a line it refuses fails the file."""
+        parser = _CsvParser(header, self.config.delimiter, multiline=True)
         try:
-            for batch in batches:
+            for batch in pacsv.open_csv(
+                    self._open(path),
+                    read_options=pacsv.ReadOptions(block_size=self.config.block_bytes),
+                    parse_options=parser.parse, convert_options=parser.convert):
                 if batch.num_rows:
                     yield batch
         except pa.ArrowInvalid as exc:
-            raise EngineError(f"{path}: cannot parse CSV: {exc}") from None
-        if bad:
+            raise EngineError(f"{path}: cannot parse CSV: {_arrow_problem(exc, self.config)}"
+                              ) from None
+        if parser.invalid:
             with self._open(path) as raw:
-                lines = _line_numbers(raw, [text for text, _ in bad])
-            yield RejectedRecords(
-                tuple(text for text, _ in bad),
-                tuple(f"{path}:{line}: {problem}" if line else f"{path}: {problem}"
-                      for line, (_, problem) in zip(lines, bad, strict=True)))
+                lines = _line_numbers(raw, [text for text, _ in parser.invalid])
+            rejects = _Rejects(path)
+            for number, (text, problem) in zip(lines, parser.invalid, strict=True):
+                rejects.add(number, text, problem)
+            yield from rejects.flush()
 
-    def _csv_blocks(self, path: FoundFile, header: list[str], parse: pacsv.ParseOptions,
-                    convert: pacsv.ConvertOptions) -> Iterator[pa.RecordBatch]:
-        """Parse whole-line blocks one at a time, so memory stays at about one block.
-
-        pyarrow's streaming reader reads the file ahead as fast as it can, which made memory
-        grow with the file size.
-        """
-        for number, block in enumerate(self._blocks(path)):
-            read = pacsv.ReadOptions(column_names=header, skip_rows=1 if number == 0 else 0,
-                                     block_size=max(self.config.block_bytes // 2, 1 << 20))
-            table = pacsv.read_csv(io.BytesIO(block), read_options=read, parse_options=parse,
-                                   convert_options=convert)
-            yield from table.to_batches()
-
-    def _blocks(self, path: FoundFile) -> Iterator[bytes]:
+    def _blocks(self, path: FoundFile) -> Iterator[bytes | LongLine]:
         with self._open(path) as fh:
-            yield from _line_blocks(fh, self.config.block_bytes)
+            yield from line_blocks(fh, self.config.block_bytes)
 
     def _read_jsonl(self, path: FoundFile) -> Iterator[pa.RecordBatch | RejectedRecords]:
-        first_line = 1
+        rejects = _Rejects(path)
+        line = 1
         for block in self._blocks(path):
-            yield from self._parse_json_block(block, path, first_line)
-            first_line += block.count(b"\n")
+            if isinstance(block, LongLine):
+                rejects.add(line, raw_text(block.head), block.problem(self.config.block_bytes))
+                line += 1
+                continue
+            opened, lines = most_opened(block)
+            batches = self._json_block(block, line, opened, rejects)
+            yield from rejects.flush()
+            yield from batches
+            line += lines
+        yield from rejects.flush()
 
-    def _parse_json_block(self, block: bytes, path: FoundFile,
-                          first_line: int) -> Iterator[pa.RecordBatch | RejectedRecords]:
+    def _json_block(self, block: bytes, first_line: int, opened: int,
+                    rejects: _Rejects) -> list[pa.RecordBatch]:
+        """A block in one go when Arrow takes it; else line by line: the lines no parser
+        takes are rejected, the rest go to Arrow together and, if it still refuses them
+        (a value of another JSON type than the contract's), to Python one by one."""
+        # no line opens more brackets than the depth limit, so none nests deeper
+        if opened <= MAX_JSON_DEPTH and is_utf8(block):
+            table = self._json_table(block)
+            if table is not None:
+                return table.to_batches()
+        good: list[tuple[int, bytes]] = []
+        for offset, line in enumerate(block.split(b"\n")):
+            line = line.strip()
+            if not line:
+                continue
+            problem = utf8_problem(line) or (DEEP_REASON if too_deep(line) else None)
+            if problem:
+                rejects.add(first_line + offset, raw_text(line), problem)
+            else:
+                good.append((first_line + offset, line))
+        if not good:
+            return []
+        table = self._json_table(b"\n".join(line for _, line in good) + b"\n", whole=True)
+        if table is not None:
+            return table.to_batches()
+        return self._json_lines(good, rejects)
+
+    def _json_table(self, data: bytes, whole: bool = False) -> pa.Table | None:
+        """Arrow's parse of whole lines, or None when it refuses them; ``whole`` parses them
+        as one block, so that no line is too long for Arrow's own block size."""
+        read = pajson.ReadOptions(block_size=len(data) + 1) if whole else pajson.ReadOptions()
         try:
-            table = pajson.read_json(io.BytesIO(block), parse_options=pajson.ParseOptions(
+            return pajson.read_json(io.BytesIO(data), read_options=read,
+                                    parse_options=pajson.ParseOptions(
                 explicit_schema=pa.schema(list(self.json_types.items())) if self.json_types
                 else None, unexpected_field_behavior="infer"))
-            yield from table.to_batches()
-            return
         except pa.ArrowInvalid:
-            pass  # a bad line or a value of another JSON type: fall back to line by line
+            return None
+
+    def _json_lines(self, lines: list[tuple[int, bytes]],
+                    rejects: _Rejects) -> list[pa.RecordBatch]:
+        """UTF-8 lines no deeper than the limit, parsed one by one; every value as text."""
         rows: list[dict[str, Any]] = []
-        raw: list[str] = []
-        reasons: list[str] = []
-        for offset, line in enumerate(block.split(b"\n")):
-            text = line.decode("utf-8", errors="replace").strip()
-            if not text:
-                continue
+        for number, line in lines:
+            text = line.decode("utf-8")
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                raw.append(text)
-                reasons.append(f"{path}:{first_line + offset}: invalid JSON: {exc.msg}")
+                rejects.add(number, text, f"invalid JSON: {exc.msg}")
                 continue
             if not isinstance(value, dict):
-                raw.append(text)
-                reasons.append(f"{path}:{first_line + offset}: a JSON Lines record must be an "
-                               "object")
+                rejects.add(number, text, "a JSON Lines record must be an object")
                 continue
             rows.append({k: as_text(v) for k, v in value.items()})
-        if raw:
-            yield RejectedRecords(tuple(raw), tuple(reasons))
-        if rows:
-            names = list(dict.fromkeys(k for r in rows for k in r))
-            yield pa.RecordBatch.from_pylist(rows, schema=pa.schema([(n, pa.string())
-                                                                     for n in names]))
+        if not rows:
+            return []
+        names = list(dict.fromkeys(k for r in rows for k in r))
+        return [pa.RecordBatch.from_pylist(rows, schema=pa.schema([(n, pa.string())
+                                                                  for n in names]))]
+
+
+class _Rejects:
+    """Lines of one file that could not be parsed, handed on as one ``RejectedRecords``."""
+
+    def __init__(self, path: FoundFile) -> None:
+        self.path = path
+
+        self.lines: list[tuple[int, str, str]] = []  # (line or 0 when unknown, raw, problem)
+
+    def add(self, line: int | None, raw: str, problem: str) -> None:
+        self.lines.append((line or 0, raw, problem))
+
+    def flush(self) -> Iterator[RejectedRecords]:
+        if self.lines:
+            lines = sorted(self.lines, key=lambda item: item[0])
+            self.lines = []
+            yield RejectedRecords(tuple(raw for _, raw, _ in lines), tuple(
+                f"{self.path}:{line}: {problem}" if line else f"{self.path}: {problem}"
+                for line, _, problem in lines))
+
+
+UNCLOSED = ("a quoted value is not closed on this line (values with line breaks need "
+            "source.connection.multiline: true)")
+
+
+class _CsvParser:
+    """Arrow's CSV parser on blocks of whole lines, every column as text (conforming to the
+    contract's types happens per value, not per file).
+
+    A block is parsed in one go, with a last row of empty values after it: when every line
+    came out as one row, no line left a quote open (one that does takes the lines after it,
+    that last row included, into its value). Otherwise the block is taken line by line.
+    """
+
+    def __init__(self, header: list[str], delimiter: str, multiline: bool = False) -> None:
+        self.header = header
+        self.sentinel = delimiter.join(['""'] * len(header)).encode() + b"\n"
+        self.invalid: list[tuple[str, str]] = []  # (row text, problem) of the last parse
+        self.parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline,
+                                        invalid_row_handler=self._invalid_row)
+        self.convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                            strings_can_be_null=True,
+                                            quoted_strings_can_be_null=False)
+
+    def _invalid_row(self, row: Any) -> str:
+        self.invalid.append((row.text, f"expected {row.expected_columns} columns, found "
+                                       f"{row.actual_columns}"))
+        return "skip"
+
+    def table(self, data: bytes, lines: int) -> tuple[pa.Table | None, str | None]:
+        """``data``, ``lines`` whole lines, as a table; else None and why (None when a line
+        took the next ones, or an empty line was skipped)."""
+        self.invalid = []
+        body = data + self.sentinel
+        try:
+            table = pacsv.read_csv(io.BytesIO(body), read_options=pacsv.ReadOptions(
+                column_names=self.header, block_size=len(body) + 1),
+                parse_options=self.parse, convert_options=self.convert)
+        except pa.ArrowInvalid as exc:
+            return None, str(exc)
+        if table.num_rows + len(self.invalid) != lines + 1:
+            return None, None
+        return table.slice(0, table.num_rows - 1), None
+
+    def block(self, data: bytes, lines: int, first_line: int,
+              rejects: _Rejects) -> list[pa.RecordBatch]:
+        # Arrow refuses text that is not UTF-8 too, but it would first hand the row to the
+        # invalid-row handler, whose decoding then fails inside Arrow
+        table = self.table(data, lines)[0] if is_utf8(data) else None
+        if table is not None:  # the fast path: Python never looks at a line
+            if self.invalid:
+                self._reject_invalid(data.split(b"\n"), range(first_line, first_line + lines),
+                                     rejects)
+            return table.to_batches()
+        return self._line_by_line(data, first_line, rejects)
+
+    def _line_by_line(self, data: bytes, first_line: int,
+                      rejects: _Rejects) -> list[pa.RecordBatch]:
+        lines = data.split(b"\n")[:-1]
+        kept: list[int] = []
+        refused: dict[int, str] = {}
+        for i, line in enumerate(lines):
+            if line in (b"", b"\r"):
+                continue  # Arrow skips empty lines
+            problem = utf8_problem(line)
+            if problem:
+                refused[i] = problem
+            else:
+                kept.append(i)
+        for j, problem in self._refused([lines[i] for i in kept]).items():
+            refused[kept[j]] = problem
+        for i in sorted(refused):
+            rejects.add(first_line + i, raw_text(lines[i]), refused[i])
+        good = [i for i in kept if i not in refused]
+        if not good:
+            return []
+        table, problem = self.table(b"".join(lines[i] + b"\n" for i in good), len(good))
+        if table is None:  # the lines Arrow took one group at a time, refused together
+            raise EngineError(f"{rejects.path}:{first_line}-{first_line + len(lines) - 1}: "
+                              f"cannot parse CSV: {problem or UNCLOSED}")
+        if self.invalid:
+            self._reject_invalid([lines[i] for i in good], [first_line + i for i in good],
+                                 rejects)
+        return table.to_batches()
+
+    def _refused(self, lines: list[bytes]) -> dict[int, str]:
+        """The lines Arrow refuses, or that leave a quote open, and why: halves of the lines
+        are parsed until each group either parses or is one line."""
+        refused: dict[int, str] = {}
+        groups = [(0, len(lines))]
+        while groups:
+            lo, hi = groups.pop()
+            if hi <= lo:
+                continue
+            table, problem = self.table(b"".join(line + b"\n" for line in lines[lo:hi]),
+                                        hi - lo)
+            if table is not None:
+                continue
+            if hi - lo == 1:
+                refused[lo] = problem or UNCLOSED
+                continue
+            mid = (lo + hi) // 2
+            groups += [(mid, hi), (lo, mid)]
+        return refused
+
+    def _reject_invalid(self, lines: Sequence[bytes], numbers: Sequence[int],
+                        rejects: _Rejects) -> None:
+        """Rows with the wrong number of values, with their line: the parser does not say
+        which line it skipped, so the lines of this block are searched for its text."""
+        wanted: dict[str, list[int]] = {}
+        for k, (text, _) in enumerate(self.invalid):
+            wanted.setdefault(text.rstrip("\r"), []).append(k)
+        found: list[int | None] = [None] * len(self.invalid)
+        for line, number in zip(lines, numbers, strict=False):
+            slots = wanted.get(raw_text(line))
+            if slots:
+                found[slots.pop(0)] = number
+        for number, (text, problem) in zip(found, self.invalid, strict=True):
+            rejects.add(number, text, problem)
+
+
+def _arrow_problem(exc: pa.ArrowInvalid, config: FileSourceConfig) -> str:
+    """Arrow's message, with its own block size replaced by the job's setting."""
+    text = str(exc)
+    if "straddling" in text or "block size" in text:
+        return (f"a row is longer than source.connection.block_bytes ({config.block_bytes:,}); "
+                "raise that setting above the longest row")
+    return text
 
 
 def _line_numbers(raw: IO[bytes], texts: list[str]) -> list[int | None]:
@@ -381,18 +582,3 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), sort_keys=True)
     return str(value)
-
-
-def _line_blocks(fh: IO[bytes], size: int) -> Iterator[bytes]:
-    """Blocks of whole lines of about ``size`` bytes."""
-    rest = b""
-    while chunk := fh.read(size):
-        chunk = rest + chunk
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
-            rest = chunk
-            continue
-        rest = chunk[cut + 1:]
-        yield chunk[: cut + 1]
-    if rest.strip():
-        yield rest + b"\n"
