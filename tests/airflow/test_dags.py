@@ -32,9 +32,8 @@ def job_dag_ids(config_root: Path) -> set[str]:
     return ids
 
 
-def dagbag(env: dict[str, str]) -> dict:
-    """DAG ids, tasks, tags, owners and import errors as a fresh Airflow process sees them."""
-    code = """
+# prints the DAG ids, tasks, tags, owners and import errors of a fresh DagBag as JSON
+DAGBAG_CODE = """
 import json
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag()
@@ -45,8 +44,12 @@ print(json.dumps({
            "error_task": getattr(d.tasks[0], "errors", None)} for d in bag.dags.values()},
 }))
 """
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+
+
+def dagbag(env: dict[str, str]) -> dict:
+    """DAG ids, tasks, tags, owners and import errors as a fresh Airflow process sees them."""
+    out = subprocess.run([sys.executable, "-c", DAGBAG_CODE], env=env, capture_output=True,
+                         text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-4000:]
 
     return json.loads(out.stdout.strip().splitlines()[-1])
