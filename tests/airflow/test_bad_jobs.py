@@ -42,3 +42,45 @@ def test_an_alias_bomb_becomes_one_failing_dag_beside_all_the_others(
     assert "jobs/examples/bomb.yaml:15: with its aliases expanded" in bomb["error_task"]
     for dag_id in others:
         assert bag["dags"][dag_id]["tasks"][0] == "validate"
+
+
+def test_jobs_that_collide_become_failing_dags_naming_each_other(
+        airflow_env: dict[str, str], config_root: Path) -> None:
+    others = valid_dag_ids(config_root)
+    # two files, one DAG id: one placeholder under that id, its error naming both files
+    events = (config_root / "jobs/globex/web_events.yaml").read_text()
+    write(config_root / "jobs/examples/web_events.yaml",
+          events + "target:\n  table: web_events_copy\n")
+    # two DAGs, one table: both placeholders, each naming the other file
+    faker = config_root / "jobs/examples/faker_users.yaml"
+    write(config_root / "jobs/examples/faker_again.yaml", faker.read_text())
+    bag = bounded_dagbag(airflow_env)
+    assert bag["errors"] == {}
+    assert set(bag["dags"]) == others | {"dativo__demo__faker_again"}
+    broken = {"dativo__globex__web_events", "dativo__demo__faker_users",
+              "dativo__demo__faker_again"}
+    for dag_id in others - broken:
+        assert bag["dags"][dag_id]["tasks"][0] == "validate"
+    for dag_id in broken:
+        assert bag["dags"][dag_id]["tasks"] == ["invalid_config"]
+    shared_id = bag["dags"]["dativo__globex__web_events"]["error_task"]
+    assert f"{config_root}/jobs/examples/web_events.yaml:1: tenant_id: DAG id " \
+           "dativo__globex__web_events is also the DAG id of jobs/globex/web_events.yaml" \
+        in shared_id
+    assert f"{config_root}/jobs/globex/web_events.yaml:1: tenant_id: DAG id " \
+           "dativo__globex__web_events is also the DAG id of jobs/examples/web_events.yaml" \
+        in shared_id
+    for dag_id, other in (("dativo__demo__faker_users", "jobs/examples/faker_again.yaml"),
+                          ("dativo__demo__faker_again", "jobs/examples/faker_users.yaml")):
+        assert (f"target.table: iceberg table demo.faker_users (catalog dativo) is also "
+                f"written by {other}") in bag["dags"][dag_id]["error_task"]
+
+    # a task's parse builds only its DAG, and the same placeholder
+    code = ("import json, sys\nfrom airflow_provider_dativo.dag_factory import build_dags\n"
+            "dags = build_dags(sys.argv[1])\n"
+            "print(json.dumps({k: [t.task_id for t in d.tasks] for k, d in dags.items()}))")
+    out = bounded([sys.executable, "-c", code, str(config_root)],
+                  {**airflow_env, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "dativo__demo__faker_again"})
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "dativo__demo__faker_again": ["invalid_config"]}

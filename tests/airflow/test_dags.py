@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from airflow_provider_dativo import runner
+from airflow_provider_dativo.config.collisions import job_claim
 from airflow_provider_dativo.config.loader import ConfigRoot
 from tests.conftest import airflow, write
 
@@ -24,10 +25,8 @@ SAMPLES = {"dativo__acme__orders", "dativo__acme__stripe_customers",
 
 
 def job_dag_ids(config_root: Path) -> set[str]:
-    from airflow_provider_dativo.dag_factory import _guess_dag_id
-
     config = ConfigRoot(config_root)
-    ids = {_guess_dag_id(config, p) for p in config.job_files()}
+    ids = {job_claim(config, p).dag_id for p in config.job_files()}
     assert ids >= SAMPLES
     return ids
 
