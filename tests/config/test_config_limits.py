@@ -135,3 +135,11 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
                                "limit of a config file; split it into several files")
     big.write_text("a: 1\n" + line * 1023)
     assert load_yaml(big).data == {"a": 1}
+
+
+def test_the_readme_states_the_limits_the_code_enforces() -> None:
+    from tests.conftest import REPO
+
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (f"at most {MAX_FILE_BYTES / 2**20:g} MiB, and at most {MAX_NODES:,} nodes and "
+            f"{MAX_DEPTH} levels of nesting") in readme
