@@ -101,12 +101,11 @@ def check_bounds(root: yaml.Node, text: str, file: str) -> None:
     size: dict[int, int] = {}
     height: dict[int, int] = {}
     entered: set[int] = set()  # on the current path: seen again means a recursive alias
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    stack: list[tuple[yaml.Node, list[yaml.Node] | None]] = [(root, None)]
     while stack:
-        node, finished = stack.pop()
+        node, kids = stack.pop()
         key = id(node)
-        if finished:
-            kids = _children(node)
+        if kids is not None:  # every child is measured: measure the node
             size[key] = 1 + sum(size[id(k)] for k in kids)
             height[key] = 1 + max((height[id(k)] for k in kids), default=0)
             entered.discard(key)
@@ -121,6 +120,9 @@ def check_bounds(root: yaml.Node, text: str, file: str) -> None:
             continue
         if key in size:
             continue
+        if isinstance(node, yaml.ScalarNode):  # most nodes: no need to visit them twice
+            size[key] = height[key] = 1
+            continue
         if key in entered:
             alias = _first_alias(text)
             line = alias[1] if alias else node.start_mark.line + 1
@@ -128,8 +130,9 @@ def check_bounds(root: yaml.Node, text: str, file: str) -> None:
                 file, "an alias refers to a block that contains it, which never ends; "
                 "write the values out", line)])
         entered.add(key)
-        stack.append((node, True))
-        stack.extend((k, False) for k in _children(node) if id(k) not in size)
+        children = _children(node)
+        stack.append((node, children))
+        stack.extend((k, None) for k in children if id(k) not in size)
 
 
 def _index_lines(root: yaml.Node, lines: dict[str, int], issues: list[ConfigIssue],
