@@ -11,11 +11,11 @@ from pathlib import Path
 
 from airflow.sdk import DAG, get_parsing_context
 
+from airflow_provider_dativo.config.collisions import collision_issues, job_claim
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.scheduling import DEFAULT_START_DATE
-from airflow_provider_dativo.config.specs import JobSpec, dag_id_for
+from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.config.streams import task_suffix
-from airflow_provider_dativo.config.yaml_loader import load_yaml
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 from airflow_provider_dativo.operators import lineage
 from airflow_provider_dativo.operators.dativo import (
@@ -28,19 +28,6 @@ from airflow_provider_dativo.operators.dativo import (
 log = logging.getLogger(__name__)
 
 START_DATE = DEFAULT_START_DATE  # of the placeholder DAGs of invalid jobs
-
-
-def _guess_dag_id(root: ConfigRoot, path: Path) -> str:
-    """The DAG id of a job file, even when the job itself is invalid."""
-    tenant, name = path.parent.name, path.stem
-    try:
-        data = load_yaml(path).data
-        if isinstance(data, dict):
-            tenant = str(data.get("tenant_id") or tenant)
-            name = str(data.get("name") or name)
-    except ConfigError:
-        pass
-    return dag_id_for(tenant, name)
 
 
 def doc_md(job: JobSpec, root: ConfigRoot) -> str:
@@ -128,7 +115,10 @@ def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
     return dag
 
 
-def build_error_dag(dag_id: str, path: Path, error: ConfigError, root: ConfigRoot) -> DAG:
+def build_error_dag(dag_id: str, paths: list[Path], error: ConfigError, root: ConfigRoot
+                    ) -> DAG:
+    """The placeholder of invalid jobs: one task that fails with the errors. Several files
+    share one placeholder when they claim the same DAG id, since two DAGs cannot."""
     with DAG(
         dag_id=dag_id,
         description="invalid dativo job: see the failing task",
@@ -139,31 +129,40 @@ def build_error_dag(dag_id: str, path: Path, error: ConfigError, root: ConfigRoo
         doc_md=f"# {dag_id}: invalid config\n\n```\n{error}\n```",
     ) as dag:
         DativoConfigErrorOperator(task_id="invalid_config", errors=str(error),
-                                  job_file=root.display(path), retries=0)
+                                  job_file=", ".join(root.display(p) for p in paths), retries=0)
     return dag
 
 
 def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
-    """One DAG per job under ``<root>/jobs/<tenant>/``; only the running DAG when Airflow asks."""
+    """One DAG per job under ``<root>/jobs/<tenant>/``; only the running DAG when Airflow asks.
+
+    Every job file is read (not resolved) each time, so a DAG id or table two jobs claim is
+    refused the same way whichever DAG is built.
+    """
     config = ConfigRoot(root)
     wanted = get_parsing_context().dag_id
+    claims = [job_claim(config, path) for path in config.job_files()]
+    collisions = collision_issues(claims, config.display)
+    files: dict[str, list[Path]] = {}
+    for claim in claims:
+        files.setdefault(claim.dag_id, []).append(claim.file)
     dags: dict[str, DAG] = {}
-    for path in config.job_files():
-        dag_id = _guess_dag_id(config, path)
+    for dag_id, paths in files.items():
         if wanted and dag_id != wanted:
             continue  # a task runs: building the other DAGs would only cost time
-        try:
-            streams = config.load_streams(path)
-            job = streams[0]
-            if job.dag_id in dags:
-                raise ConfigError([ConfigIssue(
-                    str(path), f"another job already uses DAG id {job.dag_id}; give this job "
-                    "a different name or tenant_id", None, "tenant_id")])
-            dags[job.dag_id] = build_job_dag(streams, config)
-        except ConfigError as exc:
-            log.error("dativo job %s is invalid:\n%s", config.display(path), exc)
-            if dag_id in dags:
-                dag_id = f"{dag_id}__{path.parent.name}"
-            dags[dag_id] = build_error_dag(dag_id, path, exc, config)
+        issues: list[ConfigIssue] = []
+        streams: tuple[JobSpec, ...] = ()
+        for path in paths:
+            issues += collisions.get(path, [])
+            try:
+                streams = config.load_streams(path)
+            except ConfigError as exc:
+                issues += exc.issues
+        if issues:
+            error = ConfigError(issues)
+            log.error("dativo job %s is invalid:\n%s",
+                      ", ".join(config.display(p) for p in paths), error)
+            dags[dag_id] = build_error_dag(dag_id, paths, error, config)
+        else:
+            dags[dag_id] = build_job_dag(streams, config)
     return dags
-

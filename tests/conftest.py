@@ -67,6 +67,19 @@ def airflow(env: dict[str, str], *args: str, check: bool = True,
     return result
 
 
+def bounded(argv: list[str], env: dict[str, str] | None = None, *, timeout: int = 60,
+            memory_bytes: int = 1536 * 1024 * 1024) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with a cap on its address space and time, so a regression that blows up
+    (an alias bomb, say) fails the test instead of hanging it or exhausting the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return subprocess.run(argv, env=env or dict(os.environ), capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=limit)
+
+
 pytest_plugins = ["tests.services"]
 
 

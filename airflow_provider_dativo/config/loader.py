@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config import registry as reg
+from airflow_provider_dativo.config.collisions import collision_issues, job_claim
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
@@ -416,4 +417,10 @@ class ConfigRoot:
             except ConfigError as exc:
                 seen = set(report.all_issues())
                 report.issues[kind].extend(i for i in exc.issues if i not in seen)
+        # every job takes part, so a selected job is checked against the unselected ones too
+        collisions = collision_issues((job_claim(self, p) for p in self.job_files()),
+                                      self.display)
+        for path, issues in collisions.items():
+            if self.display(path) in report.files["job"]:
+                report.issues["job"].extend(issues)
         return report

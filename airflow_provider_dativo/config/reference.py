@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_dativo.config.schema_validation import SCHEMA_FILES, load_schema
+from airflow_provider_dativo.config.yaml_loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 
 SECTIONS = (
     ("job", "Job", "jobs/<tenant>/<job>.yaml"),
@@ -139,7 +140,45 @@ def render() -> str:
         for row in _rows([schema], schema, "", True):
             out.append(f"| `{row.path}` | {_cell(row.type)} | {'yes' if row.required else ''} "
                        f"| {_cell(row.default)} | {_cell(row.description)} |")
+    out += ["", *_limits()]
     return "\n".join(out) + "\n"
+
+
+def _limits() -> list[str]:
+    """The bounds of a file and the rules across jobs, with the numbers the code enforces."""
+    return [
+        "## Limits and rules across files",
+        "",
+        "Checked by `dativo validate` and by the DAG loader; a file that breaks one is refused",
+        "with its path and line, and jobs not involved are unaffected.",
+        "",
+        f"- A config file holds at most {MAX_FILE_BYTES:,} bytes "
+        f"({MAX_FILE_BYTES / 2**20:g} MiB).",
+        f"- With its YAML aliases expanded, a document has at most {MAX_NODES:,} nodes "
+        "(mappings, lists, keys",
+        f"  and values) and nests at most {MAX_DEPTH} levels; an alias may not refer to a "
+        "block that contains",
+        "  it. Each aliased block is read once, so a file over a limit (an alias bomb, say) is "
+        "refused in",
+        "  milliseconds; the error gives the line of the file's first alias, if it has one.",
+        "- Each job file under `jobs/` has its own DAG id, `dativo__<tenant_id>__<name>` "
+        "(`name` defaults to",
+        "  the file name). Files that share one are all refused, each naming the others; "
+        "since two DAGs",
+        "  cannot share an id, the DAG loader makes one failing DAG under that id whose error "
+        "lists them all.",
+        "- Two jobs writing one table are refused, each naming the other, unless every one of "
+        "them sets",
+        "  `target.shared: true`. One table means the same Iceberg catalog (its `conn_id`, "
+        "else its `name`,",
+        "  `type` and `uri` as written), namespace and table, or the same folder "
+        "`<path>/<namespace>/<table>`",
+        "  for Parquet and Markdown-KV; each stream of a multi-stream job counts, and so does "
+        "a job's",
+        "  `<table>_quarantine` when `target.options.quarantine_table` is set. Each refused job "
+        "becomes a",
+        "  failing DAG.",
+    ]
 
 
 if __name__ == "__main__":

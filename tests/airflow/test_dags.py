@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from airflow_provider_dativo import runner
+from airflow_provider_dativo.config.collisions import job_claim
 from airflow_provider_dativo.config.loader import ConfigRoot
 from tests.conftest import airflow, write
 
@@ -24,17 +25,14 @@ SAMPLES = {"dativo__acme__orders", "dativo__acme__stripe_customers",
 
 
 def job_dag_ids(config_root: Path) -> set[str]:
-    from airflow_provider_dativo.dag_factory import _guess_dag_id
-
     config = ConfigRoot(config_root)
-    ids = {_guess_dag_id(config, p) for p in config.job_files()}
+    ids = {job_claim(config, p).dag_id for p in config.job_files()}
     assert ids >= SAMPLES
     return ids
 
 
-def dagbag(env: dict[str, str]) -> dict:
-    """DAG ids, tasks, tags, owners and import errors as a fresh Airflow process sees them."""
-    code = """
+# prints the DAG ids, tasks, tags, owners and import errors of a fresh DagBag as JSON
+DAGBAG_CODE = """
 import json
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag()
@@ -45,8 +43,12 @@ print(json.dumps({
            "error_task": getattr(d.tasks[0], "errors", None)} for d in bag.dags.values()},
 }))
 """
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+
+
+def dagbag(env: dict[str, str]) -> dict:
+    """DAG ids, tasks, tags, owners and import errors as a fresh Airflow process sees them."""
+    out = subprocess.run([sys.executable, "-c", DAGBAG_CODE], env=env, capture_output=True,
+                         text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-4000:]
 
     return json.loads(out.stdout.strip().splitlines()[-1])
