@@ -7,10 +7,12 @@ Steps hand over a small JSON manifest only; data stays in staging.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +33,7 @@ from airflow_provider_dativo.targets.base import (
     Target,
     safe_run_id,
 )
+from airflow_provider_dativo.targets.file_lock import FileLock, LockHeld
 from airflow_provider_dativo.targets.registry import (
     open_quarantine_target,
     open_target,
@@ -99,6 +102,33 @@ def run_folder(job: JobSpec, run_id: str) -> str:
 
 def open_job_target(job: JobSpec) -> Target:
     return open_target(job, job.resolved_target_connection())
+
+
+@contextlib.contextmanager
+def job_lock(job: JobSpec, run_id: str) -> Iterator[None]:
+    """Hold off a second ``dativo run`` of the job while this one runs, or fail at once.
+
+    A lock file under a local staging root (the embedded default), taken with ``flock``, so a
+    killed run frees it. An object-storage staging root has no lock: of two runs there, the
+    second to load is refused by the target, because the first committed after the state the
+    second read (see ``targets.base.Target.commit``).
+    """
+    root = staging_root(job)
+    if "://" in root and not root.startswith("file://"):
+        yield
+        return
+    path = f"{root.removeprefix('file://').rstrip('/')}/{job.tenant_id}/{job.name}/run.lock"
+    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    holder = f"run {run_id}, pid {os.getpid()} on {socket.gethostname()}, since {since}"
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(FileLock(path).hold(wait=False, holder=holder))
+        except LockHeld as exc:
+            raise TargetError(
+                f"job {job.dag_id} is already running ({exc.holder or 'another process'}; lock "
+                f"file {exc.path}); wait for that run to end, then run again"
+            ) from None
+        yield
 
 
 # -- validate --------------------------------------------------------------------------------
