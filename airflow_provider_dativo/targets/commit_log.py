@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 COMMITS = "_dativo/commits"
 LOCKS = "_dativo/locks"
+TEMP = "_dativo/tmp"
 MARKER_VERSION = 1
 
 
@@ -194,7 +195,11 @@ class CommitLog:
             return
         local = path.removeprefix("file://")
         os.makedirs(os.path.dirname(local), exist_ok=True)
-        temp = f"{local}.{uuid.uuid4().hex}.tmp"
+        # written beside the commits folder, not in it: a file that vanishes while another
+        # writer lists the markers fails that listing
+        temps = f"{self.root.removeprefix('file://')}/{TEMP}"
+        os.makedirs(temps, exist_ok=True)
+        temp = f"{temps}/{uuid.uuid4().hex}.tmp"
         with open(temp, "wb") as out:
             out.write(data)
             out.flush()
