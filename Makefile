@@ -49,6 +49,7 @@ demo: install
 bench: install
 	$(BIN)/python bench/file_to_iceberg.py --rows 1000000 --rows 5000000
 	$(BIN)/python bench/postgres_to_iceberg.py --rows 1000000 --rows 5000000
+	$(BIN)/python bench/upsert_iceberg.py --rows 10000000
 	$(BIN)/python bench/parse_dags.py --jobs 1000
 	$(BIN)/python bench/airbyte_faker.py --users 100000
 

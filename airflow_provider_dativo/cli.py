@@ -102,6 +102,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         table.add_row("rows committed", f"{result.rows:,}" if result.committed else "0 (already "
                       "committed)")
         table.add_row("rows rejected", f"{manifest['rejected']:,}")
+        if manifest.get("skipped"):
+            table.add_row("rows skipped", f"{manifest['skipped']:,} at or below the committed "
+                          "cursor")
+        if manifest.get("null_cursor"):
+            table.add_row("NULL cursor", f"{manifest['null_cursor']:,} rows read (no cursor "
+                          "value)")
         if manifest.get("rule_counts"):
             table.add_row("rules broken", ", ".join(f"{k}={v}" for k, v in
                                                     sorted(manifest["rule_counts"].items())))

@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
+from airflow_provider_dativo.engines.native.cursor import CursorFilter, inclusive_for, json_value
 from airflow_provider_dativo.errors import ContractViolation, EngineError, TargetError
 from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import (
@@ -41,9 +42,6 @@ from airflow_provider_dativo.targets.registry import (
 )
 from airflow_provider_dativo.targets.storage import Storage
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
 # pyarrow and the modules built on it are imported inside the steps that use them: a
 # connector starts before they are needed, and its start-up then overlaps their import.
 
@@ -60,6 +58,7 @@ class Progress:
     rows_read: int = 0
     rows_valid: int = 0
     rows_rejected: int = 0
+    rows_skipped: int = 0  # at or below the committed cursor: read before, dropped on purpose
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -143,33 +142,6 @@ def validate_step(job: JobSpec) -> dict[str, Any]:
 
 
 # -- extract ---------------------------------------------------------------------------------
-def _cursor_filter(job: JobSpec, batch: pa.RecordBatch,
-                   cursor: Any) -> tuple[pa.RecordBatch, Any]:
-    """Rows newer than the committed cursor (minus the lookback), and the new cursor."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    assert job.incremental is not None
-    name = job.incremental.cursor_field
-    column = batch.column(name)
-    committed = None if cursor is None else pc.cast(pa.scalar(str(cursor)), column.type)
-    if committed is not None:
-        bound = committed
-        if job.incremental.lookback_days and pa.types.is_temporal(column.type):
-            shifted = committed.as_py() - dt.timedelta(days=job.incremental.lookback_days)
-            bound = pa.scalar(shifted, column.type)
-        batch = batch.filter(pc.fill_null(pc.greater(column, bound), False))
-        column = batch.column(name)
-    newest = pc.max(column)
-    if newest.is_valid and (committed is None or pc.greater(newest, committed).as_py()):
-        cursor = newest.as_py()
-    return batch, cursor
-
-
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
-
-
 def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None,
                  progress: ProgressFn | None = None) -> dict[str, Any]:
     """Read the source, check the contract, stage Parquet; returns the run's manifest."""
@@ -191,8 +163,9 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
         head = target.committed_head()
         previous = head.state or {}
         pending.set(previous.get("source"))
-        return _extract(job, run_id, target, previous, reader, ingest_date=ingest_date,
-                        progress=progress, base=head.run_id)
+        owns_state = getattr(source, "owns_incremental_state", False)
+        return _extract(job, run_id, target, previous, reader, owns_state=owns_state,
+                        ingest_date=ingest_date, progress=progress, base=head.run_id)
     finally:
         pending.cancel()  # no-op once set; else stops a connector still waiting for it
         reader.close()
@@ -208,7 +181,7 @@ def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[Re
 
 
 def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, Any],
-             reader: Iterable[ReadItem], *, ingest_date: dt.date | None,
+             reader: Iterable[ReadItem], *, owns_state: bool, ingest_date: dt.date | None,
              progress: ProgressFn | None, base: str | None = None) -> dict[str, Any]:
     import pyarrow as pa
 
@@ -219,15 +192,8 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     stats = Progress()
     rule_counts: dict[str, int] = {}
     source_state = previous.get("source")
-    cursor = previous.get("cursor")
     report = progress or log_progress()
-    # A cursor the contract does not carry (the connector guide's toy_http asset has no
-    # updated_at) is left to the source's own state: rows cannot be filtered on it here.
-    tracks_cursor = (job.incremental is not None
-                     and job.incremental.cursor_field in job.contract.field_names)
-    if job.incremental is not None and not tracks_cursor:
-        log.warning("cursor field %s is not in contract %s; incremental reads rely on the "
-                    "source's own state", job.incremental.cursor_field, job.contract.name)
+    cursor = _cursor_filter(job, previous, owns_state)
 
     data = target.staged_writer(run_id, **_writer_options(job))
     # resolved once: ${conn:...} references may ask Airflow's connections
@@ -282,8 +248,10 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                         "quarantine bad rows and load the rest.")
                 quarantine("rows", result.rejected)
             valid = result.valid
-            if tracks_cursor and valid.num_rows:
-                valid, cursor = _cursor_filter(job, valid, cursor)
+            if cursor is not None and valid.num_rows:
+                before = valid.num_rows
+                valid = cursor.apply(valid)
+                stats.rows_skipped += before - valid.num_rows
             if valid.num_rows:
                 data.write(valid)
                 stats.rows_valid += valid.num_rows
@@ -304,8 +272,10 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     state: dict[str, Any] = {}
     if source_state is not None:
         state["source"] = source_state
-    if cursor is not None:
-        state["cursor"] = _json_value(cursor)
+    if cursor is not None and cursor.newest is not None:
+        state["cursor"] = json_value(cursor.newest)
+    elif previous.get("cursor") is not None:
+        state["cursor"] = previous["cursor"]  # a cursor the run does not apply is kept as is
     manifest = {
         "job": job.dag_id,
         "run_id": run_id,
@@ -314,6 +284,8 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
         "rows": stats.rows_valid,
         "rows_read": stats.rows_read,
         "rejected": stats.rows_rejected,
+        "skipped": stats.rows_skipped,
+        "null_cursor": 0 if cursor is None else cursor.null_cursor,
         "rule_counts": rule_counts,
         "quarantine": quarantine_files,
         "state": state or None,
@@ -327,7 +299,30 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     log.info("extract of %s staged %s rows in %d file(s), rejected %s, %.0f rows/s",
              job.dag_id, f"{stats.rows_valid:,}", len(files), f"{stats.rows_rejected:,}",
              stats.rows_per_s)
+    if cursor is not None and (stats.rows_skipped or cursor.null_cursor):
+        log.info("%s rows at or below the committed cursor %s=%s skipped; %s rows with a NULL "
+                 "cursor read", f"{stats.rows_skipped:,}", cursor.field, cursor.committed,
+                 f"{cursor.null_cursor:,}")
     return manifest
+
+
+def _cursor_filter(job: JobSpec, previous: Mapping[str, Any],
+                   owns_state: bool) -> CursorFilter | None:
+    """The run's cursor rule, or None where the runner must not drop rows by cursor.
+
+    An Airbyte or Singer connector's own state is its incremental mechanism: it may send
+    older rows on purpose (a backfill, a late file, a tie it re-sends), and they are loaded.
+    A cursor the contract does not carry is left to the source's state as well.
+    """
+    inc = job.incremental
+    if inc is None or owns_state:
+        return None
+    if inc.cursor_field not in job.contract.field_names:
+        log.warning("cursor field %s is not in contract %s; incremental reads rely on the "
+                    "source's own state", inc.cursor_field, job.contract.name)
+        return None
+    return CursorFilter(inc.cursor_field, committed=previous.get("cursor"),
+                        lookback_days=inc.lookback_days, inclusive=inclusive_for(job.write_mode))
 
 
 def _write_manifest(folder: str, manifest: Mapping[str, Any], storage: Storage | None) -> None:

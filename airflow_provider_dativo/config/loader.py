@@ -285,6 +285,9 @@ class ConfigRoot:
 
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
+        issues += reg.lookback_issues(doc, src_cfg.get("incremental"), source_engine,
+                                  tgt_cfg.get("write_mode", "append"),
+                                  [c for c in contracts if c is not None])
         if entries and source_engine:
             issues += reg.job_rule_issues(doc, entries, role="source",
                                           connector=data["source_connector"],

@@ -73,3 +73,26 @@ def job_rule_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry], *, 
             "remove the incremental block or mark the connector incremental in the registry",
             doc.line_of(path), path))
     return issues
+
+
+# Engines whose connector keeps its own incremental state: the runner applies no cursor to their
+# rows, so a lookback window there is the connector's business, not a re-read of dativo's.
+STATEFUL_ENGINES = frozenset({"airbyte", "singer"})
+
+
+def lookback_issues(doc: YamlDocument, incremental: Mapping[str, Any] | None, engine: str | None,
+                    write_mode: str, contracts: list[Any]) -> list[ConfigIssue]:
+    """A lookback re-reads committed rows: only an upsert can take them without duplicates."""
+    if not incremental or not incremental.get("lookback_days") or write_mode == "upsert":
+        return []
+    if engine in STATEFUL_ENGINES:
+        return []
+    cursor = incremental.get("cursor_field")
+    if not any(cursor in c.field_names for c in contracts):
+        return []  # a cursor the contract does not carry is not applied by the runner
+    path = "source.incremental.lookback_days"
+    return [ConfigIssue(
+        doc.file, f"lookback_days re-reads rows already committed, and write_mode "
+        f"'{write_mode}' would land them twice; set target.write_mode: upsert (with "
+        "primary_key: true on the contract's key) or lookback_days: 0", doc.line_of(path),
+        path)]

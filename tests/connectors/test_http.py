@@ -207,5 +207,8 @@ def test_native_toy_http_job_runs_into_iceberg(config_root: Path, api: str,
     assert result.committed and manifest["rows"] == 12
     assert manifest["state"]["cursor"] == "2026-11-22T08:00:00+00:00"
     manifest, _ = runner.run_job(job, "run-2")
-    # only the two-day lookback window is asked for again (t-11 and t-12)
+    # only the two-day lookback window is asked for again (t-11 and t-12); they replace
+    # themselves by primary key
     assert manifest["rows_read"] == 2
+    ids = runner.open_job_target(job).load_table().scan().to_arrow().column("id")  # type: ignore[attr-defined]
+    assert sorted(ids.to_pylist()) == sorted(f"t-{i}" for i in range(1, 13))

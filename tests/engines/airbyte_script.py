@@ -94,6 +94,11 @@ def main(argv):
         emit({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
             "message": "API quota exhausted", "failure_type": "transient_error"}}})
         return 1
+    elif scenario == "late" and start:
+        # as a backfill or a newly found older file does: far older than the state's cursor
+        emit({"type": "RECORD", "record": {"stream": "users", "data": {
+            "id": 100, "created_at": "2023-01-01T00:00:00Z",
+            "updated_at": "2023-01-02T00:00:00Z", "age": 70}, "emitted_at": 0}})
     elif scenario == "bad_value":
         emit({"type": "RECORD", "record": {"stream": "users", "data": {
             "id": 50, "created_at": "2024-01-01T00:00:00Z",

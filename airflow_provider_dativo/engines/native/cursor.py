@@ -1,15 +1,34 @@
-"""Cursor values of incremental reads: the bound of the next read and the newest value seen.
+"""The one cursor rule of incremental reads: the bound of a run, and the newest value it saw.
 
-State keeps cursors in JSON form (ISO text for dates and times, text for decimals), the same
-form the runner commits; the bound is the committed value minus ``lookback_days``, the rule the
-runner's own cursor filter applies.
+A run's bound is the committed cursor minus ``lookback_days``, fixed for the whole run: every
+batch is compared with it, never with what the run itself has read so far, so no source's row
+order can make a row disappear. The bound includes the committed value itself when the job
+upserts (a row read again replaces itself by primary key, so rows that share the committed
+value and arrived after the last run are not lost); an appending job excludes it, since
+reading it again would land it twice. A row whose cursor is NULL has no place in the order:
+it is always read (and counted), never dropped by the cursor; a contract that marks the column
+``required`` refuses such rows instead.
+
+State keeps cursors in JSON form (ISO text for dates and times, text for decimals). Native SQL
+and HTTP sources push the same bound into their query; the runner applies it to every batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported inside the functions that need it: a connector starts before it is.
+
+
+def inclusive_for(write_mode: str) -> bool:
+    """Whether a run reads rows equal to the committed cursor again (see the module doc)."""
+    return write_mode == "upsert"
 
 
 def lookback_bound(committed: Any, days: int) -> str | int | float:
@@ -54,3 +73,49 @@ def later(current: Any, candidate: Any) -> Any:
     if isinstance(candidate, int | float) and not isinstance(current, str):
         return value if candidate > current else current
     return value if str(candidate) > str(current) else current
+
+
+@dataclass
+class CursorFilter:
+    """Applies one run's fixed bound to its batches and tracks the newest cursor kept.
+
+    ``skipped`` counts rows dropped because they sit below the bound (or at it, for an
+    appending job); ``null_cursor`` counts rows kept although their cursor is NULL.
+    """
+
+    field: str
+    committed: Any = None  # JSON form, as the state holds it
+    lookback_days: int = 0
+    inclusive: bool = False
+    skipped: int = 0
+    null_cursor: int = 0
+
+    def __post_init__(self) -> None:
+        self.newest: Any = self.committed
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import pyarrow.compute as pc
+
+        column = batch.column(self.field)
+        self.null_cursor += column.null_count
+        if self.committed is not None:
+            bound = self._bound(column.type)
+            compare = pc.greater_equal if self.inclusive else pc.greater
+            keep = pc.fill_null(compare(column, bound), True)  # NULL: always kept
+            kept = batch.filter(keep)
+            self.skipped += batch.num_rows - kept.num_rows
+            batch = kept
+        newest = pc.max(batch.column(self.field))
+        if newest.is_valid:
+            self.newest = later(self.newest, newest.as_py())
+        return batch
+
+    def _bound(self, kind: pa.DataType) -> pa.Scalar:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        committed = pc.cast(pa.scalar(str(self.committed)), kind)
+        if self.lookback_days and pa.types.is_temporal(kind):
+            shifted = committed.as_py() - dt.timedelta(days=self.lookback_days)
+            return pa.scalar(shifted, kind)
+        return committed

@@ -67,10 +67,11 @@ class MySqlDialect:
         code = int((field.metadata or {}).get(b"MYSQL:type", b"-1"))
         return f"CAST({ref} AS CHAR)" if code in AS_TEXT else ref
 
-    def greater_than(self, ref: str, field: pa.Field, bound: str | int | float) -> tuple[str, list]:
+    def after(self, ref: str, field: pa.Field, bound: str | int | float,
+              inclusive: bool) -> tuple[str, list]:
         if isinstance(bound, str):
             bound = bound.replace("T", " ")  # MySQL's own date-time spelling
-        return f"{ref} > {cursor_literal(bound)}", []
+        return f"{ref} {'>=' if inclusive else '>'} {cursor_literal(bound)}", []
 
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]:
         import connectorx as cx
@@ -100,10 +101,10 @@ class MySqlDialect:
 
 
 def open_mysql(connection: dict, *, cursor_field: str | None = None, lookback_days: int = 0,
-               batch_rows: int | None = None) -> SqlSource:
+               inclusive: bool = False, batch_rows: int | None = None) -> SqlSource:
     config = SqlSourceConfig.from_connection(
         connection, scheme="mysql", default_port=3306, default_user="root",
-        cursor_field=cursor_field, lookback_days=lookback_days,
+        cursor_field=cursor_field, lookback_days=lookback_days, inclusive=inclusive,
         **({"batch_rows": batch_rows} if batch_rows else {}))
     return SqlSource(config, MySqlDialect(config.url, config.batch_rows))
 

@@ -64,11 +64,13 @@ class PostgresDialect:
             return f"to_json({ref})::text"
         return ref if _pg_type(field) in KEEP else f"{ref}::text"
 
-    def greater_than(self, ref: str, field: pa.Field, bound: str | int | float) -> tuple[str, list]:
+    def after(self, ref: str, field: pa.Field, bound: str | int | float,
+              inclusive: bool) -> tuple[str, list]:
         pg_type = _pg_type(field)
         cast = pg_type if _TYPE_NAME.match(pg_type) else "text"
         # the bound as text, cast by the server: one code path for every cursor type
-        return f"{ref} > CAST({cursor_literal(str(bound))} AS {cast})", []
+        op = ">=" if inclusive else ">"
+        return f"{ref} {op} CAST({cursor_literal(str(bound))} AS {cast})", []
 
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]:
         con = self.connect()
@@ -108,10 +110,10 @@ class PostgresDialect:
 
 
 def open_postgres(connection: dict, *, cursor_field: str | None = None, lookback_days: int = 0,
-                  batch_rows: int | None = None) -> SqlSource:
+                  inclusive: bool = False, batch_rows: int | None = None) -> SqlSource:
     config = SqlSourceConfig.from_connection(
         connection, scheme="postgresql", default_port=5432, default_user="postgres",
-        cursor_field=cursor_field, lookback_days=lookback_days,
+        cursor_field=cursor_field, lookback_days=lookback_days, inclusive=inclusive,
         **({"batch_rows": batch_rows} if batch_rows else {}))
     return SqlSource(config, PostgresDialect(config.url))
 

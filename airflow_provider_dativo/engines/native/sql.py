@@ -2,13 +2,15 @@
 
 A database source reads one table (``table``) or one query (``query``) of the job's connection,
 else the table named by the job's stream. The base relation is wrapped as
-``SELECT <columns> FROM (<base>) AS q [WHERE q.<cursor> > <bound>]``: the column list casts
+``SELECT <columns> FROM (<base>) AS q [WHERE q.<cursor> >(=) <bound> OR q.<cursor> IS NULL]``:
+the column list casts
 types that the driver cannot hand over faithfully as Arrow (for example PostgreSQL ``uuid`` or
 ``interval``) to text, and the cursor predicate keeps unchanged rows on the server. The driver
 streams Arrow record batches, cut here to at most ``batch_rows`` rows, so memory does not grow
 with the table. The source state holds the largest cursor value read, committed with the data
-by the runner; the bound of the next run is that value minus ``lookback_days``, the same rule
-as the runner's own cursor filter, which stays as a second guard.
+by the runner; the bound of the next run is that value minus ``lookback_days``, inclusive for an
+upserting job, with NULL cursors always read: the rule of ``cursor.py``, which the runner
+applies again to every batch.
 
 Dialects (``postgres.py``, ``mysql.py``) supply the driver, quoting, casts and catalogue queries.
 """
@@ -31,7 +33,7 @@ from airflow_provider_dativo.engines.base import (
     StateUpdate,
     StreamInfo,
 )
-from airflow_provider_dativo.engines.native.cursor import later, lookback_bound
+from airflow_provider_dativo.engines.native.cursor import inclusive_for, later, lookback_bound
 from airflow_provider_dativo.errors import DativoError, EngineError
 
 if TYPE_CHECKING:
@@ -51,13 +53,14 @@ class SqlSourceConfig:
     schema: str | None = None  # what ``discover`` lists; the dialect's default when unset
     cursor_field: str | None = None
     lookback_days: int = 0
+    inclusive: bool = False  # rows equal to the committed cursor are read again (upsert)
     batch_rows: int = DEFAULT_BATCH_ROWS
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_connection(cls, connection: Mapping[str, Any], *, scheme: str, default_port: int,
                         default_user: str, cursor_field: str | None = None,
-                        lookback_days: int = 0,
+                        lookback_days: int = 0, inclusive: bool = False,
                         batch_rows: int = DEFAULT_BATCH_ROWS) -> SqlSourceConfig:
         """Settings from a resolved ``source.connection``: ``url``, or ``host``, ``port``,
         ``user``, ``password``, ``database``; plus ``table`` or ``query``, ``schema`` and
@@ -89,7 +92,7 @@ class SqlSourceConfig:
         return cls(url=url, database=database, table=connection.get("table"),
                    query=connection.get("query"), schema=connection.get("schema"),
                    cursor_field=cursor_field, lookback_days=int(lookback_days or 0),
-                   batch_rows=rows, secrets=secrets)
+                   inclusive=inclusive, batch_rows=rows, secrets=secrets)
 
 
 # cursor values come from our own committed state; anything else is refused, not escaped
@@ -111,7 +114,8 @@ def job_options(job: JobSpec) -> dict[str, Any]:
     """The parts of a job a database source needs besides its connection."""
     inc = job.incremental
     return {"cursor_field": inc.cursor_field if inc else None,
-            "lookback_days": inc.lookback_days if inc else 0, "batch_rows": job.batch_size}
+            "lookback_days": inc.lookback_days if inc else 0,
+            "inclusive": inclusive_for(job.write_mode), "batch_rows": job.batch_size}
 
 
 class Dialect(Protocol):
@@ -127,8 +131,9 @@ class Dialect(Protocol):
     def column(self, ref: str, field: pa.Field) -> str:
         """The select expression for column ``ref``: itself, or a cast to text."""
 
-    def greater_than(self, ref: str, field: pa.Field, bound: str | int | float) -> tuple[str, list]:
-        """SQL and parameters for ``ref > bound``."""
+    def after(self, ref: str, field: pa.Field, bound: str | int | float,
+              inclusive: bool) -> tuple[str, list]:
+        """SQL and parameters for ``ref > bound`` (``>=`` when ``inclusive``)."""
 
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]: ...
 
@@ -203,9 +208,10 @@ class SqlSource:
         committed = (state or {}).get("cursor")
         if committed is not None:
             bound = lookback_bound(committed, self.config.lookback_days)
-            where, params = self.dialect.greater_than(
-                f"{q}.{self.dialect.quote(cursor)}", schema.field(cursor), bound)
-            sql += f" WHERE {where}"
+            ref = f"{q}.{self.dialect.quote(cursor)}"
+            where, params = self.dialect.after(ref, schema.field(cursor), bound,
+                                               self.config.inclusive)
+            sql += f" WHERE {where} OR {ref} IS NULL"  # NULL has no place in the order
         return sql, params, cursor
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:

@@ -16,20 +16,31 @@ __all__ = ["SingerSource", "from_job", "from_recipe"]
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS,
-                fields: tuple[str, ...] = ()) -> SingerSource:
+                fields: tuple[str, ...] = (), replication_key: str | None = None,
+                replication_origin: str | None = None) -> SingerSource:
+    """A tap from its recipe; ``replication_key`` (named by ``replication_origin``) makes its
+    stream INCREMENTAL, else the singer engine's ``options.replication_key``, else FULL_TABLE
+    (unless the tap forces INCREMENTAL)."""
     from airflow_provider_dativo.engines.airbyte import secret_values
     from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
 
     engine = recipe.engine("singer")
+    if replication_key is None and engine.options.get("replication_key") is not None:
+        replication_key = str(engine.options["replication_key"])
+        replication_origin = f"{recipe.file}: options.replication_key of the singer engine"
     return SingerSource(launcher_for(root, recipe, "singer"), connection, connector=recipe.type,
                         batch_size=batch_size, secrets=secret_values(recipe.secret_envs),
                         catalog_flag=str(engine.options.get("catalog_flag", "--catalog")),
-                        cache_dir=cache_dir(root), fields=fields)
+                        cache_dir=cache_dir(root), fields=fields,
+                        replication_key=replication_key,
+                        replication_origin=replication_origin or "the replication key")
 
 
 def from_job(job: JobSpec, connection: dict) -> SingerSource:
     """The engine registry's entry point: the job's source recipe with its connection."""
     return from_recipe(job.root, job.source, connection,
                        batch_size=job.batch_size or PROTOCOL_BATCH_ROWS,
-                       fields=job.contract.field_names)
+                       fields=job.contract.field_names,
+                       replication_key=job.incremental.cursor_field if job.incremental else None,
+                       replication_origin=f"{job.file}: source.incremental.cursor_field")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -25,7 +26,13 @@ from airflow_provider_dativo.engines.base import (
 )
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
-from airflow_provider_dativo.engines.protocol import BadLine, Session, started, state_input
+from airflow_provider_dativo.engines.protocol import (
+    BadLine,
+    Session,
+    log,
+    started,
+    state_input,
+)
 from airflow_provider_dativo.errors import EngineError
 
 CONFIG = FileArg("config.json")
@@ -42,8 +49,109 @@ def _root_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def select(catalog: Mapping[str, Any], wanted: str) -> dict[str, Any]:
-    """The discovered catalog with only ``wanted`` selected (stream-level metadata)."""
+@dataclass(frozen=True)
+class Replication:
+    """How the catalog asks a tap to read its stream: the stream-level ``replication-method``
+    and, for INCREMENTAL, the ``replication-key`` the tap bookmarks in its STATE."""
+
+    method: str  # INCREMENTAL or FULL_TABLE
+    key: str | None = None
+
+
+FULL_TABLE = Replication("FULL_TABLE")
+
+
+def valid_keys(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The replication keys a discovered stream offers: ``valid-replication-keys`` metadata,
+    and the legacy ``replication_key`` of the entry (the Singer SDK writes both)."""
+    meta = _root_metadata(entry)
+    found = meta.get("valid-replication-keys") or ()
+    found = [found] if isinstance(found, str) else list(found)
+    if isinstance(entry.get("replication_key"), str):
+        found.append(entry["replication_key"])
+    return tuple(dict.fromkeys(str(k) for k in found))
+
+
+def _is_database(entry: Mapping[str, Any]) -> bool:
+    # database taps (pipelinewise-tap-postgres, tap-mysql) name no valid keys, as any column
+    # can be the replication-key; they mark a table by the spec's database metadata instead
+    if {"database-name", "is-view", "row-count"} & _root_metadata(entry).keys():
+        return True
+    return any((m.get("metadata") or {}).get("sql-datatype") for m in entry.get("metadata") or ()
+               if m.get("breadcrumb"))
+
+
+def supports_incremental(entry: Mapping[str, Any]) -> bool:
+    """Whether the tap's discovered metadata lets the stream be read INCREMENTAL."""
+    forced = _root_metadata(entry).get("forced-replication-method")
+    if forced is not None and forced != "INCREMENTAL":
+        return False
+    return (forced == "INCREMENTAL" or entry.get("replication_method") == "INCREMENTAL"
+            or bool(valid_keys(entry)) or _is_database(entry))
+
+
+def replication(entry: Mapping[str, Any], key: str | None, *, origin: str,
+                connector: str) -> Replication:
+    """The replication the job asks of ``entry``, checked against what the tap discovered.
+
+    ``key`` comes from ``origin`` (the job's ``source.incremental.cursor_field`` or the
+    recipe's ``options.replication_key``); without one the stream is read FULL_TABLE unless
+    the tap forces INCREMENTAL, which then keeps the key the tap discovered.
+    """
+    name = stream_id(entry)
+    forced = _root_metadata(entry).get("forced-replication-method")
+    offered = valid_keys(entry)
+    if key is None:
+        if forced != "INCREMENTAL":
+            return FULL_TABLE
+        if len(offered) == 1:
+            return Replication("INCREMENTAL", offered[0])
+        raise EngineError(f"stream '{name}' of {connector} is INCREMENTAL only and offers "
+                          f"replication keys {', '.join(offered) or '(none named)'}; set "
+                          "source.incremental.cursor_field in the job to one of them")
+    # a stream whose metadata says nothing is still asked: taps older than the metadata
+    # conventions keep their own bookmarks
+    if forced is not None and forced != "INCREMENTAL":
+        raise EngineError(f"stream '{name}' of {connector} cannot be read INCREMENTAL: the tap "
+                          f"forces {forced} (forced-replication-method); remove {origin}")
+    if offered and key not in offered:
+        raise EngineError(f"{origin} is '{key}', which stream '{name}' of {connector} does not "
+                          f"offer as a replication key (valid-replication-keys: "
+                          f"{', '.join(offered)}); set it to one of them")
+    props = (entry.get("schema") or {}).get("properties") or {}
+    if props and key not in props:
+        raise EngineError(f"{origin} is '{key}', which is not a field of stream '{name}' of "
+                          f"{connector} (its fields: {', '.join(props)}); fix {origin}")
+    return Replication("INCREMENTAL", key)
+
+
+def _configured(entry: dict[str, Any], how: Replication) -> dict[str, Any]:
+    """``entry`` as its tap reads a selected stream: the Singer spec's stream-level metadata
+    (``replication-method``, ``replication-key``: what pipelinewise taps read), the same as
+    the entry's legacy fields (what Singer SDK taps read first), and the key's own field
+    selected, since a tap bookmarks only a field it emits."""
+    metadata = [dict(m) for m in entry["metadata"]]
+    root = metadata[0]["metadata"]
+    root.pop("replication-key", None)
+    root["replication-method"] = how.method
+    entry["replication_method"] = how.method
+    entry.pop("replication_key", None)
+    if how.key is None:
+        return {**entry, "metadata": metadata}
+    root["replication-key"] = entry["replication_key"] = how.key
+    crumb = ["properties", how.key]
+    field = next((m for m in metadata if list(m.get("breadcrumb") or ()) == crumb), None)
+    if field is None:
+        metadata.append({"breadcrumb": crumb, "metadata": {"selected": True}})
+    elif (field.get("metadata") or {}).get("inclusion") != "automatic":
+        field["metadata"] = {**(field.get("metadata") or {}), "selected": True}
+    return {**entry, "metadata": metadata}
+
+
+def select(catalog: Mapping[str, Any], wanted: str,
+           how: Replication = FULL_TABLE) -> dict[str, Any]:
+    """The discovered catalog with only ``wanted`` selected, read as ``how`` says; the rest of
+    the discovered metadata (``table-key-properties``, ...) is kept as the tap wrote it."""
     streams = []
     for entry in catalog.get("streams") or ():
         entry = dict(entry)
@@ -53,24 +161,21 @@ def select(catalog: Mapping[str, Any], wanted: str) -> dict[str, Any]:
                             "metadata": {**_root_metadata(entry), "selected": chosen}})
         entry["metadata"] = metadata
         entry["selected"] = chosen  # older taps read the flag from the entry itself
-        streams.append(entry)
+        streams.append(_configured(entry, how) if chosen else entry)
     return {"streams": streams}
 
 
 def stream_info(entry: Mapping[str, Any]) -> StreamInfo:
     meta = _root_metadata(entry)
     props = (entry.get("schema") or {}).get("properties") or {}
-    cursor = entry.get("replication_key") or meta.get("valid-replication-keys") or ()
-    cursor = (cursor,) if isinstance(cursor, str) else tuple(cursor)
     keys = entry.get("key_properties") or meta.get("table-key-properties") or ()
-    method = entry.get("replication_method") or meta.get("forced-replication-method")
     return StreamInfo(
         name=stream_id(entry),
         columns={n: "|".join(p["type"]) if isinstance(p.get("type"), list)
                  else str(p.get("type", "?")) for n, p in props.items()
                  if isinstance(p, Mapping)},
-        cursor_fields=cursor, primary_key=tuple(keys),
-        supports_incremental=method == "INCREMENTAL" or bool(cursor))
+        cursor_fields=valid_keys(entry), primary_key=tuple(keys),
+        supports_incremental=supports_incremental(entry))
 
 
 def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
@@ -90,11 +195,14 @@ def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
 
 class SingerSource:
     starts_early = True  # read() takes a PendingState: see engines.base
+    # the connector's state is the incremental mechanism: the runner drops none of its rows
+    owns_incremental_state = True
 
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  catalog_flag: str = "--catalog", cache_dir: Path | None = None,
-                 fields: Sequence[str] = ()) -> None:
+                 fields: Sequence[str] = (), replication_key: str | None = None,
+                 replication_origin: str = "the replication key") -> None:
         self.launcher = launcher
         self.fields = tuple(fields)  # what the job's contract reads from the stream
         self.cache = ConnectorCache(cache_dir, "singer", launcher.identity(), self.fields)
@@ -103,6 +211,9 @@ class SingerSource:
         self.batch_size = batch_size
         self.mask = Masker(secrets)
         self.catalog_flag = catalog_flag
+        # the field the tap bookmarks (None: FULL_TABLE), and the config that names it
+        self.replication_key = replication_key
+        self.replication_origin = replication_origin
 
     def _files(self) -> dict[str, bytes]:
         return {"config.json": orjson.dumps(self.config)}
@@ -147,11 +258,15 @@ class SingerSource:
             raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
                               f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
                               "source.object or the asset's object")
+        how = replication(entries[stream], self.replication_key,
+                          origin=self.replication_origin, connector=self.connector)
+        log.info("[%s] reading stream %s %s%s", self.connector, stream, how.method,
+                 f" by {how.key}" if how.key else "")
         # the tap may start before the state is known; a first run hands it an empty object,
-        # which Singer taps read as no bookmarks
+        # which Singer taps read as no bookmarks; its STATE then carries the bookmark
         state_args, state_file = state_input(
             state, lambda known: (known or {}).get("singer"), empty={})
-        files = {**self._files(), "catalog.json": orjson.dumps(select(catalog, stream)),
+        files = {**self._files(), "catalog.json": orjson.dumps(select(catalog, stream, how)),
                  **state_file}
         args: list[Any] = ["--config", CONFIG, self.catalog_flag, FileArg("catalog.json"),
                            *state_args]
