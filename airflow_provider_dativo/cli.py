@@ -82,14 +82,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     streams = ((root.load_job(args.job, stream=args.stream),) if args.stream
                else root.load_streams(args.job))
     run_id = args.run_id or runner.new_run_id()
-    console.print(styled("running ", (streams[0].dag_id, "bold"), f" as run {run_id}"),
-                  soft_wrap=True)
-    # The read reports what a connection check would, so the check is asked for, not
-    # assumed. Without it the extract resolves the source and target itself, after starting
-    # the connector, so the connector's start-up overlaps opening the target.
-    if args.check:
-        runner.validate_step(streams[0])
-    results = [(job, *_run_stream(job, run_id)) for job in streams]
+    # one run of a job at a time: a second one fails here, naming the run that holds the job
+    with runner.job_lock(streams[0], run_id):
+        console.print(styled("running ", (streams[0].dag_id, "bold"), f" as run {run_id}"),
+                      soft_wrap=True)
+        # The read reports what a connection check would, so the check is asked for, not
+        # assumed. Without it the extract resolves the source and target itself, after
+        # starting the connector, so the connector's start-up overlaps opening the target.
+        if args.check:
+            runner.validate_step(streams[0])
+        results = [(job, *_run_stream(job, run_id)) for job in streams]
     table = Table(title="run summary", show_header=False)
     for job, manifest, result in results:
         if job.stream:

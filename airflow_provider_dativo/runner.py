@@ -7,10 +7,12 @@ Steps hand over a small JSON manifest only; data stays in staging.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,9 +25,17 @@ from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
 from airflow_provider_dativo.engines.native.cursor import CursorFilter, inclusive_for, json_value
-from airflow_provider_dativo.errors import ContractViolation, EngineError
+from airflow_provider_dativo.errors import ContractViolation, EngineError, TargetError
 from airflow_provider_dativo.read_ahead import read_ahead
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target, safe_run_id
+from airflow_provider_dativo.targets.base import (
+    UNKNOWN_BASE,
+    CommitHead,
+    CommitResult,
+    StagedFile,
+    Target,
+    safe_run_id,
+)
+from airflow_provider_dativo.targets.file_lock import FileLock, LockHeld
 from airflow_provider_dativo.targets.registry import (
     open_quarantine_target,
     open_target,
@@ -98,6 +108,33 @@ def open_job_target(job: JobSpec) -> Target:
     return open_target(job, job.resolved_target_connection())
 
 
+@contextlib.contextmanager
+def job_lock(job: JobSpec, run_id: str) -> Iterator[None]:
+    """Hold off a second ``dativo run`` of the job while this one runs, or fail at once.
+
+    A lock file under a local staging root (the embedded default), taken with ``flock``, so a
+    killed run frees it. An object-storage staging root has no lock: of two runs there, the
+    second to load is refused by the target, because the first committed after the state the
+    second read (see ``targets.base.Target.commit``).
+    """
+    root = staging_root(job)
+    if "://" in root and not root.startswith("file://"):
+        yield
+        return
+    path = f"{root.removeprefix('file://').rstrip('/')}/{job.tenant_id}/{job.name}/run.lock"
+    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    holder = f"run {run_id}, pid {os.getpid()} on {socket.gethostname()}, since {since}"
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(FileLock(path).hold(wait=False, holder=holder))
+        except LockHeld as exc:
+            raise TargetError(
+                f"job {job.dag_id} is already running ({exc.holder or 'another process'}; lock "
+                f"file {exc.path}); wait for that run to end, then run again"
+            ) from None
+        yield
+
+
 # -- validate --------------------------------------------------------------------------------
 def validate_step(job: JobSpec) -> dict[str, Any]:
     """Config is valid (it loaded), secrets resolve, the source answers its check."""
@@ -126,11 +163,14 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
             log.info("run %s is already committed to %s; nothing to extract", run_id, job.table)
             return {"job": job.dag_id, "run_id": run_id, "already_committed": True,
                     "files": [], "rows": 0, "rejected": 0, "state": None}
-        previous = target.read_state() or {}
+        # the state and the commit it came from, read at once: load refuses the commit if this
+        # job commits again meanwhile (another run of it), instead of committing stale state
+        head = target.committed_head()
+        previous = head.state or {}
         pending.set(previous.get("source"))
         owns_state = getattr(source, "owns_incremental_state", False)
         return _extract(job, run_id, target, previous, reader, owns_state=owns_state,
-                        ingest_date=ingest_date, progress=progress)
+                        ingest_date=ingest_date, progress=progress, base=head.run_id)
     finally:
         pending.cancel()  # no-op once set; else stops a connector still waiting for it
         reader.close()
@@ -147,7 +187,7 @@ def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[Re
 
 def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, Any],
              reader: Iterable[ReadItem], *, owns_state: bool, ingest_date: dt.date | None,
-             progress: ProgressFn | None) -> dict[str, Any]:
+             progress: ProgressFn | None, base: str | None = None) -> dict[str, Any]:
     import pyarrow as pa
 
     from airflow_provider_dativo.contracts import check_batch
@@ -254,6 +294,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
         "rule_counts": rule_counts,
         "quarantine": quarantine_files,
         "state": state or None,
+        "base_run_id": base,  # the job's commit that state was read from (None: the first)
         "seconds": round(time.monotonic() - stats.started, 3),
     }
     if quarantine_target is not None:
@@ -302,23 +343,49 @@ def _write_manifest(folder: str, manifest: Mapping[str, Any], storage: Storage |
 
 # -- load ------------------------------------------------------------------------------------
 def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
-    """Commit the staged files and the new state; a run already committed is a no-op."""
+    """Commit the staged files and the new state; a run already committed is a no-op.
+
+    With a quarantine table, the data commit comes first and records the run's quarantine
+    entry; the quarantine table's commit follows under the same run id. Committing quarantine
+    first let a kill between the two leave the data uncommitted, so the next run (a new run id)
+    read the same lines again and quarantined them a second time. Now a kill between them leaves
+    the entry in the data commit, and the next load of the job commits it before anything else:
+    the refused rows land exactly once, and a run id the quarantine table has is a no-op.
+    """
     target = open_job_target(job)
+    quarantine_target = open_quarantine_target(job, job.resolved_target_connection())
+    if quarantine_target is not None:
+        _finish_quarantine(target.committed_head(), quarantine_target, earlier=True)
     if manifest.get("already_committed"):
         return CommitResult(table=job.table, rows=0, committed=False)
     run_id = manifest["run_id"]
-    if "quarantine_table" in manifest:
-        # first, so the data commit (which carries the state) is the last thing a run does
-        quarantine_target = open_quarantine_target(job, job.resolved_target_connection())
-        if quarantine_target is not None:
-            entry = manifest["quarantine_table"]
-            quarantine_target.commit(_staged_files(entry["files"]), None, run_id)
-    result = target.commit(_staged_files(manifest["files"]), manifest.get("state"), run_id)
+    entry = manifest.get("quarantine_table") if quarantine_target is not None else None
+    # a manifest from before extract recorded its base is committed unchecked, as then
+    base = manifest.get("base_run_id", UNKNOWN_BASE)
+    result = target.commit(_staged_files(manifest["files"]), manifest.get("state"), run_id,
+                           base=base, quarantine=entry)
+    if quarantine_target is not None and entry is not None:
+        _finish_quarantine(CommitHead(run_id, None, entry), quarantine_target)
     verb = "committed" if result.committed else "already committed; nothing to do for"
     log.info("%s %s rows to %s (snapshot %s)", verb, f"{result.rows:,}", result.table,
              result.snapshot_id)
     _remove_orphans(job, target)
     return result
+
+
+def _finish_quarantine(head: CommitHead, quarantine_target: Target, earlier: bool = False) -> None:
+    """Commit the quarantine entry the data commit ``head`` recorded, unless already there."""
+    entry = head.quarantine
+    if head.run_id is None or not entry or entry.get("table") != quarantine_target.table_identifier:
+        return
+    try:
+        quarantine_target.commit(_staged_files(entry["files"]), None, head.run_id)
+    except TargetError as exc:
+        if not earlier:
+            raise
+        # the earlier run's files are gone: that must not stop this job's loads for good
+        log.warning("could not commit the quarantine rows of earlier run %s to %s: %s",
+                    head.run_id, entry.get("table"), exc)
 
 
 def _staged_files(entries: list[Mapping[str, Any]]) -> list[StagedFile]:

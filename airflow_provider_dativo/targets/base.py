@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias
 
 from airflow_provider_dativo.errors import TargetError
 
@@ -34,6 +35,43 @@ class CommitResult:
     snapshot_id: int | None = None
 
 
+class _Unknown(enum.Enum):
+    BASE = "unknown"
+
+
+# The base of a manifest written before extract recorded one: the commit is not checked against
+# the writer's newest commit, as before.
+UNKNOWN_BASE = _Unknown.BASE
+Base: TypeAlias = str | Literal[_Unknown.BASE] | None
+
+# How many of a writer's committed run ids a target remembers beside its data, so a retried
+# load is recognized even once the table's own history (Iceberg snapshots) has been expired.
+# Older run ids are still refused by the base check, as long as the manifest records a base.
+RUN_ID_RECORD = 1000
+
+
+@dataclass(frozen=True)
+class CommitHead:
+    """A writer's newest commit to a target, as extract reads it and load checks it."""
+
+    run_id: str | None  # None before the writer's first commit
+    state: dict[str, Any] | None  # the state of its newest commit that carried one
+    # the quarantine-table entry the newest commit recorded (see runner.load_step)
+    quarantine: dict[str, Any] | None = None
+
+
+def writer_refused(writer: str | None, table: str, run_id: str, base: str | None,
+                   head: str | None) -> TargetError:
+    """The error a commit raises when another run of the same writer committed after ``base``."""
+    who = f"job {writer}" if writer else "this job"
+    since = (f"after run {base!r}, the commit this run's extract read its state from" if base
+             else "after this run's extract found no earlier commit")
+    return TargetError(
+        f"another run of {who} committed run {head!r} to {table} {since}; nothing of run "
+        f"{run_id!r} was committed (its rows would land twice); the next run picks up from there"
+    )
+
+
 class Target(Protocol):
     def prepare(self) -> None:
         """Create the namespace and table if they are missing."""
@@ -48,14 +86,29 @@ class Target(Protocol):
         """The writer extract stages this run's data files with, laid out for this target."""
 
     def read_state(self) -> dict[str, Any] | None:
-        """The state committed with the last successful load, or None."""
+        """This writer's state, committed with its last successful load, or None."""
+
+    def committed_head(self) -> CommitHead:
+        """This writer's newest commit: its run id, state and quarantine entry, read at once."""
 
     def is_committed(self, run_id: str) -> bool: ...
 
     def commit(
-        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
+        self,
+        files: Sequence[StagedFile],
+        state: Mapping[str, Any] | None,
+        run_id: str,
+        *,
+        base: Base = UNKNOWN_BASE,
+        quarantine: Mapping[str, Any] | None = None,
     ) -> CommitResult:
-        """Commit staged files and state atomically; a repeated run id is a no-op."""
+        """Commit staged files and state atomically; a repeated run id is a no-op.
+
+        ``base`` is the run id of the writer's commit the state was built on (``committed_head``
+        at extract); when another commit of the writer came since, nothing is committed and a
+        ``TargetError`` says so. ``quarantine`` is recorded with the commit for the quarantine
+        table to commit after it.
+        """
 
     def remove_orphans(self, older_than: datetime.timedelta) -> list[str]:
         """Delete data files no commit references, once older than ``older_than``."""

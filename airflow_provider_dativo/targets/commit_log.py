@@ -4,53 +4,86 @@ A run's data files are written first; its marker — the list of files, row coun
 and the run id — is written last, as one object. A run without a marker never happened for
 readers and for the next extract, whatever files it left behind, and a repeated run id finds
 its marker and does nothing.
+
+Markers are kept per writer (the job, and the stream of a multi-stream job) under
+``_dativo/commits/<writer>/``, so jobs sharing a folder each read back their own state; markers
+of earlier versions, directly in ``_dativo/commits/``, name no writer and count as everyone's.
+A marker records the run id of the writer's newest marker its state was built on (``base``):
+a commit whose base is no longer the writer's newest is refused. On local disk that check and
+the write hold an exclusive lock; on object storage two racing commits of one job can both pass
+the check in the moment between it and the write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
 from airflow_provider_dativo.errors import TargetError
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile, safe_run_id
+from airflow_provider_dativo.targets.base import (
+    UNKNOWN_BASE,
+    Base,
+    CommitHead,
+    CommitResult,
+    StagedFile,
+    safe_run_id,
+    writer_refused,
+)
+from airflow_provider_dativo.targets.file_lock import FileLock
 from airflow_provider_dativo.targets.storage import Storage
 
 log = logging.getLogger(__name__)
 
 COMMITS = "_dativo/commits"
+LOCKS = "_dativo/locks"
+TEMP = "_dativo/tmp"
 MARKER_VERSION = 1
 
 
 class CommitLog:
     """The markers of one table folder, under ``<root>/_dativo/commits/``."""
 
-    def __init__(self, storage: Storage, root: str, table: str) -> None:
+    def __init__(self, storage: Storage, root: str, table: str,
+                 writer: str | None = None) -> None:
         self.storage = storage
         self.root = root.rstrip("/")
         self.table = table
+        self.writer = writer
 
     @property
     def folder(self) -> str:
         return f"{self.root}/{COMMITS}"
 
     def marker_path(self, run_id: str) -> str:
+        if self.writer is None:
+            return self._legacy_path(run_id)
+        return f"{self.folder}/{safe_run_id(self.writer)}/{safe_run_id(run_id)}.json"
+
+    def _legacy_path(self, run_id: str) -> str:
         return f"{self.folder}/{safe_run_id(run_id)}.json"
 
     def marker(self, run_id: str) -> dict[str, Any] | None:
-        path = self.marker_path(run_id)
-        if not self.storage.exists(path):
-            return None
-        marker = self._read(path)
-        return marker if marker.get("run_id") == run_id else None
+        """This writer's marker of ``run_id`` (or one of an earlier version, naming no writer)."""
+        for path in dict.fromkeys((self.marker_path(run_id), self._legacy_path(run_id))):
+            if not self.storage.exists(path):
+                continue
+            marker = self._read(path)
+            if marker.get("run_id") == run_id and self._mine(marker):
+                return marker
+        return None
+
+    def _mine(self, marker: Mapping[str, Any]) -> bool:
+        return marker.get("writer") in (None, self.writer)
 
     def markers(self) -> list[dict[str, Any]]:
-        """Every commit, oldest first."""
+        """Every commit of every writer, oldest first."""
         found = [
             self._read(f.path)
             for f in self.storage.list_files(self.folder)
@@ -58,11 +91,18 @@ class CommitLog:
         ]
         return sorted(found, key=lambda m: (m.get("committed_at", ""), m.get("run_id", "")))
 
+    def head(self) -> CommitHead:
+        """This writer's newest marker, and the state of its newest marker that has one."""
+        mine = [m for m in self.markers() if self._mine(m)]
+        if not mine:
+            return CommitHead(None, None)
+        newest = mine[-1]
+        state = next((dict(m["state"]) for m in reversed(mine) if m.get("state") is not None),
+                     None)
+        return CommitHead(str(newest["run_id"]), state, newest.get("quarantine"))
+
     def latest_state(self) -> dict[str, Any] | None:
-        for marker in reversed(self.markers()):
-            if marker.get("state") is not None:
-                return dict(marker["state"])
-        return None
+        return self.head().state
 
     def committed_paths(self) -> list[str]:
         return [self.absolute(f["path"]) for m in self.markers() for f in m.get("files", [])]
@@ -76,14 +116,41 @@ class CommitLog:
         state: Mapping[str, Any] | None,
         run_id: str,
         extra: Mapping[str, Any] | None = None,
+        *,
+        base: Base = UNKNOWN_BASE,
+        quarantine: Mapping[str, Any] | None = None,
     ) -> CommitResult:
         """Write the marker for ``files`` after checking they are all there; idempotent."""
         if not run_id:
             raise TargetError("run id must not be empty")
-        previous = self.marker(run_id)
-        if previous is not None:
-            log.info("run %s is already committed to %s", run_id, self.table)
-            return CommitResult(self.table, int(previous.get("rows", 0)), committed=False)
+        with self._lock():
+            previous = self.marker(run_id)
+            if previous is not None:
+                log.info("run %s is already committed to %s", run_id, self.table)
+                return CommitResult(self.table, int(previous.get("rows", 0)), committed=False)
+            if base is not UNKNOWN_BASE:
+                head = self.head().run_id
+                if head != base:
+                    raise writer_refused(self.writer, self.table, run_id, base, head)
+            marker = self._marker(files, state, run_id, extra, base, quarantine)
+            self._write_whole(self.marker_path(run_id), marker)
+        return CommitResult(self.table, sum(f.rows for f in files), committed=True)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Holds off other commits of this writer on this host's disk; object stores have no
+        such lock (see the module's docstring)."""
+        if "://" in self.root and not self.root.startswith("file://"):
+            yield
+            return
+        name = safe_run_id(self.writer or "default")
+        path = f"{self.root.removeprefix('file://')}/{LOCKS}/{name}.lock"
+        with FileLock(path).hold(wait=True):
+            yield
+
+    def _marker(self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str,
+                extra: Mapping[str, Any] | None, base: Base,
+                quarantine: Mapping[str, Any] | None) -> bytes:
         entries = []
         for f in files:
             if not f.path.startswith(f"{self.root}/"):
@@ -99,23 +166,26 @@ class CommitLog:
             entry = asdict(f)
             entry["path"] = f.path[len(self.root) + 1:]
             entries.append(entry)
-        rows = sum(f.rows for f in files)
-        marker = {
+        marker: dict[str, Any] = {
             "version": MARKER_VERSION,
             "run_id": run_id,
             "table": self.table,
             "committed_at": dt.datetime.now(dt.UTC).isoformat(),
-            "rows": rows,
+            "rows": sum(f.rows for f in files),
             "files": entries,
             "state": dict(state) if state is not None else None,
             **dict(extra or {}),
         }
+        if self.writer is not None:
+            marker["writer"] = self.writer
+        if base is not UNKNOWN_BASE:
+            marker["base"] = base
+        if quarantine is not None:
+            marker["quarantine"] = dict(quarantine)
         try:
-            data = json.dumps(marker, sort_keys=True, allow_nan=False, default=str).encode()
+            return json.dumps(marker, sort_keys=True, allow_nan=False, default=str).encode()
         except ValueError as exc:
             raise TargetError(f"the state of run {run_id!r} is not plain JSON: {exc}") from exc
-        self._write_whole(self.marker_path(run_id), data)
-        return CommitResult(self.table, rows, committed=True)
 
     def _write_whole(self, path: str, data: bytes) -> None:
         """Readers see the marker complete or not at all."""
@@ -125,7 +195,11 @@ class CommitLog:
             return
         local = path.removeprefix("file://")
         os.makedirs(os.path.dirname(local), exist_ok=True)
-        temp = f"{local}.{uuid.uuid4().hex}.tmp"
+        # written beside the commits folder, not in it: a file that vanishes while another
+        # writer lists the markers fails that listing
+        temps = f"{self.root.removeprefix('file://')}/{TEMP}"
+        os.makedirs(temps, exist_ok=True)
+        temp = f"{temps}/{uuid.uuid4().hex}.tmp"
         with open(temp, "wb") as out:
             out.write(data)
             out.flush()
@@ -165,9 +239,10 @@ class MarkedFilesTarget:
 
     format = "files"
 
-    def __init__(self, storage: Storage, root: str, table: str) -> None:
+    def __init__(self, storage: Storage, root: str, table: str,
+                 writer: str | None = None) -> None:
         self.storage = storage
-        self.log = CommitLog(storage, root, table)
+        self.log = CommitLog(storage, root, table, writer)
         self._table = table
 
     @property
@@ -193,6 +268,9 @@ class MarkedFilesTarget:
     def read_state(self) -> dict[str, Any] | None:
         return self.log.latest_state()
 
+    def committed_head(self) -> CommitHead:
+        return self.log.head()
+
     def is_committed(self, run_id: str) -> bool:
         return self.log.marker(run_id) is not None
 
@@ -201,9 +279,16 @@ class MarkedFilesTarget:
         return {"format": self.format}
 
     def commit(
-        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
+        self,
+        files: Sequence[StagedFile],
+        state: Mapping[str, Any] | None,
+        run_id: str,
+        *,
+        base: Base = UNKNOWN_BASE,
+        quarantine: Mapping[str, Any] | None = None,
     ) -> CommitResult:
-        return self.log.commit(files, state, run_id, extra=self.commit_details())
+        return self.log.commit(files, state, run_id, extra=self.commit_details(), base=base,
+                               quarantine=quarantine)
 
     def remove_orphans(self, older_than: dt.timedelta) -> list[str]:
         return self.log.remove_orphans(older_than)

@@ -1,8 +1,10 @@
 """Apache Iceberg target: register staged Parquet files with a table, atomically and idempotently.
 
-Each load is one Iceberg snapshot whose summary carries the run id and the incremental state, so
-data and state move together: either both are in the table or neither is, and a retried load
-recognizes its own earlier commit in the snapshot history.
+Each load is one Iceberg snapshot whose summary carries the run id, the writer (job and stream)
+and its incremental state, so data and state move together: either both are in the table or
+neither is. Several jobs may share a table: each reads back only its own state. A retried load
+recognizes its own earlier commit in the snapshot history, or, once snapshot expiry has removed
+it, in the bounded record of run ids the writer keeps in a table property.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import pyarrow as pa
 
 from airflow_provider_dativo.errors import DativoError, TargetError
-from airflow_provider_dativo.targets.base import CommitResult, StagedFile, safe_run_id
+from airflow_provider_dativo.targets.base import (
+    RUN_ID_RECORD,
+    UNKNOWN_BASE,
+    Base,
+    CommitHead,
+    CommitResult,
+    StagedFile,
+    safe_run_id,
+    writer_refused,
+)
 from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 from airflow_provider_dativo.targets.iceberg_modes import check_write_mode, stage_load
 from airflow_provider_dativo.targets.staging import (
@@ -44,10 +55,18 @@ log = logging.getLogger(__name__)
 SUMMARY_RUN_ID = "dativo.run-id"
 SUMMARY_STATE = "dativo.state"
 SUMMARY_ROWS = "dativo.rows"
+# The job (DAG id, and "/<stream>" for a stream of a multi-stream job) that made the commit.
+# Snapshots from before it was recorded have none and count as every writer's.
+SUMMARY_WRITER = "dativo.writer"
+SUMMARY_QUARANTINE = "dativo.quarantine"
 
-# Mirrors of the newest commit, written in the same metadata commit as its snapshot. They are
-# only consulted once snapshot expiry has cut the history short of any dativo commit; the
-# snapshot summaries stay the source of truth because they follow rollbacks and branches.
+# One table property per writer, "dativo.commits.<writer>", written in the same metadata commit
+# as each of its snapshots: JSON with its last RUN_ID_RECORD run ids (oldest first), its newest
+# state and quarantine entry. The run ids are always consulted, so a retry is recognized after
+# snapshot expiry; state is only taken from it once expiry has cut the history short, because the
+# snapshot summaries follow rollbacks and branches and a property does not.
+PROPERTY_COMMITS = "dativo.commits"
+# What versions before the per-writer record kept: the newest commit of any writer.
 PROPERTY_LAST_RUN_ID = "dativo.last-run-id"
 PROPERTY_LAST_STATE = "dativo.last-state"
 
@@ -81,13 +100,17 @@ class IcebergTarget:
         table_properties: Mapping[str, str] | None = None,
         write_mode: str = "append",
         primary_key: Sequence[str] = (),
+        writer: str | None = None,
     ) -> None:
+        """``writer`` names the job (and stream) whose commits and state this target reads and
+        writes; None reads and writes commits that name no writer, as earlier versions did."""
         if not settings.namespace or not settings.table:
             raise TargetError("Iceberg target needs both a namespace and a table name")
         check_write_mode(write_mode, primary_key)
         self._write_mode = write_mode
         self._primary_key = tuple(primary_key)
         self._settings = settings
+        self._writer = writer
         self._schema = schema
         self._partitioning = resolve_partitioning(schema, partitioning)
         self._table_properties = {str(k): str(v) for k, v in (table_properties or {}).items()}
@@ -306,28 +329,36 @@ class IcebergTarget:
 
     # -- state ------------------------------------------------------------------------------
 
+    @property
+    def writer(self) -> str | None:
+        return self._writer
+
     def read_state(self) -> dict[str, Any] | None:
-        metadata = self.load_table().metadata
-        for snapshot in _ancestry(metadata):
-            summary = _summary(snapshot)
-            if SUMMARY_RUN_ID in summary and SUMMARY_STATE in summary:
-                return _decode_state(summary[SUMMARY_STATE], self.table_identifier)
-        if _history_truncated(metadata) and PROPERTY_LAST_STATE in metadata.properties:
-            return _decode_state(metadata.properties[PROPERTY_LAST_STATE], self.table_identifier)
-        return None
+        return self.committed_head().state
+
+    def committed_head(self) -> CommitHead:
+        return _head(self.load_table().metadata, self._writer, self.table_identifier)
 
     def is_committed(self, run_id: str) -> bool:
-        return _find_commit(self.load_table().metadata, run_id)[0]
+        return _find_commit(self.load_table().metadata, run_id, self._writer)[0]
 
     # -- commit -----------------------------------------------------------------------------
 
     def commit(
-        self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str
+        self,
+        files: Sequence[StagedFile],
+        state: Mapping[str, Any] | None,
+        run_id: str,
+        *,
+        base: Base = UNKNOWN_BASE,
+        quarantine: Mapping[str, Any] | None = None,
     ) -> CommitResult:
         """Add staged files and state to the table as one snapshot; a known run id is a no-op.
 
         Zero files still produce a snapshot (pyiceberg's fast append writes an empty ``append``
         snapshot), so the state and the run id are recorded even when a run found nothing new.
+        Every attempt re-reads the table: a retry after a conflict with another writer commits
+        only when this writer's newest commit is still ``base`` (see ``targets.base.Target``).
         """
 
         if not run_id:
@@ -340,13 +371,17 @@ class IcebergTarget:
             )
         rows = sum(f.rows for f in files)
         properties = {SUMMARY_RUN_ID: run_id, SUMMARY_ROWS: str(rows)}
+        if self._writer is not None:
+            properties[SUMMARY_WRITER] = self._writer
         if state is not None:
             properties[SUMMARY_STATE] = _encode_state(state)
+        if quarantine is not None:
+            properties[SUMMARY_QUARANTINE] = _encode_state(quarantine)
 
         last_error: Exception | None = None
         for attempt in range(self.commit_attempts):
             table = self.load_table()
-            found, previous = _find_commit(table.metadata, run_id)
+            found, previous = _find_commit(table.metadata, run_id, self._writer)
             if found:
                 log.info("run %s is already committed to %s", run_id, self.table_identifier)
                 return CommitResult(
@@ -355,8 +390,13 @@ class IcebergTarget:
                     committed=False,
                     snapshot_id=previous.snapshot_id if previous else None,
                 )
+            head = _head(table.metadata, self._writer, self.table_identifier)
+            if base is not UNKNOWN_BASE and head.run_id != base:
+                raise writer_refused(self._writer, self.table_identifier, run_id, base,
+                                     head.run_id)
+            record = _commit_record(table.metadata, self._writer, run_id, state, head, quarantine)
             try:
-                snapshot = self._commit_once(table, files, properties)
+                snapshot = self._commit_once(table, files, properties, record)
             except DativoError:
                 raise
             except FileNotFoundError as exc:
@@ -403,7 +443,8 @@ class IcebergTarget:
         )
 
     def _commit_once(
-        self, table: Table, files: Sequence[StagedFile], properties: dict[str, str]
+        self, table: Table, files: Sequence[StagedFile], properties: dict[str, str],
+        record: str,
     ) -> Snapshot:
         from pyiceberg.table import Table, TableProperties, Transaction
 
@@ -421,12 +462,13 @@ class IcebergTarget:
         )
         tx = Transaction(view)
         stage_load(tx, self._write_mode, files, properties, self._primary_key)
-        mirror = {PROPERTY_LAST_RUN_ID: properties[SUMMARY_RUN_ID]}
-        if SUMMARY_STATE in properties:
-            mirror[PROPERTY_LAST_STATE] = properties[SUMMARY_STATE]
-        tx.set_properties(mirror)
+        # The catalog applies this to its current metadata, but only after the snapshot's
+        # requirement (the branch is still at the snapshot this attempt read) held, so the record
+        # was computed from the metadata it replaces.
+        tx.set_properties({_record_property(self._writer): record})
         committed = tx.commit_transaction()
-        found, snapshot = _find_commit(committed.metadata, properties[SUMMARY_RUN_ID])
+        found, snapshot = _find_commit(committed.metadata, properties[SUMMARY_RUN_ID],
+                                       self._writer)
         if not found or snapshot is None:
             raise TargetError(
                 f"commit to {self.table_identifier} returned without the new snapshot; "
@@ -503,14 +545,85 @@ def _history_truncated(metadata: TableMetadata) -> bool:
     return oldest.parent_snapshot_id is not None or (oldest.sequence_number or 0) > 1
 
 
-def _find_commit(metadata: TableMetadata, run_id: str) -> tuple[bool, Snapshot | None]:
-    """Whether ``run_id`` is committed, and its snapshot when the history still holds it."""
+def _mine(summary: Mapping[str, str], writer: str | None) -> bool:
+    """Whether a dativo commit belongs to ``writer``; one that names no writer is everyone's."""
+    return SUMMARY_RUN_ID in summary and summary.get(SUMMARY_WRITER) in (None, writer)
+
+
+def _find_commit(
+    metadata: TableMetadata, run_id: str, writer: str | None
+) -> tuple[bool, Snapshot | None]:
+    """Whether ``writer`` committed ``run_id``, and its snapshot when the history still has it."""
     for snapshot in _ancestry(metadata):
-        if _summary(snapshot).get(SUMMARY_RUN_ID) == run_id:
+        summary = _summary(snapshot)
+        if summary.get(SUMMARY_RUN_ID) == run_id and _mine(summary, writer):
             return True, snapshot
+    if run_id in _record(metadata, writer).get("run_ids", ()):
+        return True, None
     if _history_truncated(metadata) and metadata.properties.get(PROPERTY_LAST_RUN_ID) == run_id:
         return True, None
     return False, None
+
+
+def _head(metadata: TableMetadata, writer: str | None, table: str) -> CommitHead:
+    """``writer``'s newest commit in the current ancestry; its record fills in what snapshot
+    expiry removed."""
+    newest: Mapping[str, str] | None = None
+    for snapshot in _ancestry(metadata):
+        summary = _summary(snapshot)
+        if not _mine(summary, writer):
+            continue
+        newest = newest or summary
+        if SUMMARY_STATE in summary:
+            return CommitHead(newest[SUMMARY_RUN_ID], _decode_state(summary[SUMMARY_STATE], table),
+                              _decode_optional(newest.get(SUMMARY_QUARANTINE), table))
+    quarantine = None if newest is None else newest.get(SUMMARY_QUARANTINE)
+    run_id = None if newest is None else newest[SUMMARY_RUN_ID]
+    if not _history_truncated(metadata):
+        return CommitHead(run_id, None, _decode_optional(quarantine, table))
+    record = _record(metadata, writer)
+    if record:
+        run_ids = record.get("run_ids") or [None]
+        if newest is None:
+            return CommitHead(run_ids[-1], record.get("state"), record.get("quarantine"))
+        return CommitHead(run_id, record.get("state"), _decode_optional(quarantine, table))
+    legacy = metadata.properties.get(PROPERTY_LAST_STATE)
+    return CommitHead(run_id or metadata.properties.get(PROPERTY_LAST_RUN_ID),
+                      _decode_optional(legacy, table), _decode_optional(quarantine, table))
+
+
+def _record_property(writer: str | None) -> str:
+    return PROPERTY_COMMITS if writer is None else f"{PROPERTY_COMMITS}.{writer}"
+
+
+def _record(metadata: TableMetadata, writer: str | None) -> dict[str, Any]:
+    raw = metadata.properties.get(_record_property(writer))
+    if not raw:
+        return {}
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return {}  # damaged by hand: the snapshot history still answers
+    return record if isinstance(record, dict) else {}
+
+
+def _commit_record(
+    metadata: TableMetadata,
+    writer: str | None,
+    run_id: str,
+    state: Mapping[str, Any] | None,
+    head: CommitHead,
+    quarantine: Mapping[str, Any] | None,
+) -> str:
+    """The writer's record after this commit: bounded, so table metadata stays small."""
+    run_ids = [r for r in _record(metadata, writer).get("run_ids", []) if r != run_id]
+    record: dict[str, Any] = {
+        "run_ids": [*run_ids, run_id][-RUN_ID_RECORD:],
+        "state": dict(state) if state is not None else head.state,
+    }
+    if quarantine is not None:
+        record["quarantine"] = dict(quarantine)
+    return _encode_state(record)
 
 
 def _summary(snapshot: Snapshot | None) -> dict[str, str]:
@@ -527,6 +640,10 @@ def _encode_state(state: Mapping[str, Any]) -> str:
             f"incremental state must be plain JSON (strings, numbers, booleans, lists, objects): "
             f"{exc}"
         ) from exc
+
+
+def _decode_optional(raw: str | None, table: str) -> dict[str, Any] | None:
+    return None if raw is None else _decode_state(raw, table)
 
 
 def _decode_state(raw: str, table: str) -> dict[str, Any]:

@@ -93,8 +93,9 @@ class MarkdownKVTarget(MarkedFilesTarget):
     format = "markdown_kv"
 
     def __init__(self, settings: MarkdownKVSettings, schema: pa.Schema,
-                 file_metadata: Mapping[str, str] | None = None) -> None:
-        super().__init__(Storage(settings.storage), settings.root, settings.table)
+                 file_metadata: Mapping[str, str] | None = None,
+                 writer: str | None = None) -> None:
+        super().__init__(Storage(settings.storage), settings.root, settings.table, writer)
         self.settings = settings
         self._schema = schema
         self._file_metadata = dict(file_metadata or {})

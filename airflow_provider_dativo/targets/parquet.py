@@ -49,8 +49,9 @@ class ParquetTarget(MarkedFilesTarget):
         schema: pa.Schema,
         partitioning: Sequence[PartitionFieldLike] = (),
         file_metadata: Mapping[str, str] | None = None,
+        writer: str | None = None,
     ) -> None:
-        super().__init__(Storage(settings.storage), settings.root, settings.table)
+        super().__init__(Storage(settings.storage), settings.root, settings.table, writer)
         self._settings = settings
         self._schema = schema
         self._partitioning = resolve_partitioning(schema, partitioning)

@@ -5,7 +5,9 @@ Every run keeps its refused rows as Parquet under ``<staging>/<tenant>/<job>/<ru
 ``target.options.quarantine_table: true`` they also land in the table ``<table>_quarantine``
 beside the job's table, in one fixed shape that survives contract changes: the refused record
 as JSON text. Those rows are staged where that table keeps its files during extract (written
-once) and committed by load under the same run id, so a retried load adds them once.
+once) and committed by load under the same run id, so a retried load adds them once. The data
+commit comes first and records this table's entry (``runner.load_step`` says why), so a kill
+between the two commits cannot make the next run quarantine the same lines again.
 """
 
 from __future__ import annotations

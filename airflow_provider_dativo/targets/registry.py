@@ -48,6 +48,12 @@ def iceberg_catalog_properties(root: Path, connection: Mapping[str, Any]) -> tup
     return name, props
 
 
+def writer_of(job: JobSpec) -> str:
+    """Who commits to a target, as its commits and state are keyed: the job's DAG id, and the
+    stream of a multi-stream job. Jobs sharing a table keep their state apart by it."""
+    return job.dag_id if job.stream is None else f"{job.dag_id}/{job.stream}"
+
+
 def staging_storage(job: JobSpec, connection: Mapping[str, Any], root: str) -> Storage | None:
     """How the run's manifest and quarantine files reach an object-storage staging ``root``:
     with the target's own storage settings (the Iceberg catalog's, or a file target's
@@ -109,6 +115,7 @@ def _iceberg(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | No
         table_properties=shape.properties,
         write_mode=shape.write_mode,
         primary_key=shape.primary_key,
+        writer=writer_of(job),
     )
 
 
@@ -191,6 +198,7 @@ def _parquet(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | No
         shape.schema,
         partitioning=shape.partitioning,
         file_metadata=shape.properties,
+        writer=writer_of(job),
     )
 
 
@@ -215,7 +223,8 @@ def _markdown_kv(job: JobSpec, connection: Mapping[str, Any], shape: TableShape 
         raise ConfigError(
             [ConfigIssue(job.file, str(exc), None, "target.options.markdown_kv")]
         ) from exc
-    return MarkdownKVTarget(settings, shape.schema, file_metadata=shape.properties)
+    return MarkdownKVTarget(settings, shape.schema, file_metadata=shape.properties,
+                            writer=writer_of(job))
 
 
 QUARANTINE_TABLE_TARGETS = ("iceberg", "parquet")

@@ -405,3 +405,149 @@ def test_state_survives_snapshot_expiry(make_target: MakeTarget) -> None:
     assert target.read_state() == {"cursor": 9}
     assert target.is_committed("run-1")
     assert target.commit([], {"cursor": 9}, "run-1").committed is False
+
+
+def test_jobs_sharing_a_table_keep_their_own_state_and_run_ids(make_target: MakeTarget) -> None:
+    a = make_target(SCHEMA, writer="dativo__acme__a")
+    b = make_target(SCHEMA, writer="dativo__acme__b")
+    a.prepare()
+    # Airflow gives both DAGs the same run id for the same schedule: neither may skip the other
+    run_id = "scheduled__2026-01-01T00:00:00+00:00"
+    assert a.commit(stage(a, run_id, [rows(0, 10)]), {"cursor": "a"}, run_id, base=None).committed
+    assert b.read_state() is None and not b.is_committed(run_id)
+    assert b.commit(stage(b, run_id, [rows(10, 10)]), {"cursor": "b"}, run_id, base=None).committed
+    assert a.read_state() == {"cursor": "a"} and b.read_state() == {"cursor": "b"}
+    assert a.committed_head().run_id == run_id == b.committed_head().run_id
+    assert table_rows(a.load_table()) == expected_rows(rows(0, 10), rows(10, 10))
+    # a's next load builds on a's commit, whatever b committed since
+    a.commit(stage(a, "next", [rows(20, 5)]), {"cursor": "a2"}, "next", base=run_id)
+    assert b.read_state() == {"cursor": "b"} and a.read_state() == {"cursor": "a2"}
+
+
+def test_a_load_whose_base_is_no_longer_the_newest_commit_is_refused(
+        make_target: MakeTarget) -> None:
+    target = make_target(SCHEMA, writer="dativo__acme__orders")
+    target.prepare()
+    target.commit(stage(target, "run-1", [rows(0, 10)]), {"cursor": 9}, "run-1", base=None)
+    # two runs read state from run-1; run-2 lands first
+    target.commit(stage(target, "run-2", [rows(10, 10)]), {"cursor": 19}, "run-2", base="run-1")
+    late = stage(target, "run-3", [rows(10, 10)])  # the same source rows as run-2
+    with pytest.raises(TargetError, match=(
+            r"another run of job dativo__acme__orders committed run 'run-2' to "
+            r"tenant_a\.events after run 'run-1'.*nothing of run 'run-3' was committed")):
+        target.commit(late, {"cursor": 19}, "run-3", base="run-1")
+    with pytest.raises(TargetError, match="after this run's extract found no earlier commit"):
+        target.commit(late, {"cursor": 19}, "run-3", base=None)
+    assert not target.is_committed("run-3")
+    assert target.read_state() == {"cursor": 19}
+    assert table_rows(target.load_table()) == expected_rows(rows(0, 10), rows(10, 10))
+    # a manifest from before bases were recorded is committed unchecked, as it used to be
+    assert target.commit([], {"cursor": 19}, "run-4").committed
+
+
+def test_a_retry_after_a_conflict_refuses_when_the_same_job_committed_meanwhile(
+        make_target: MakeTarget) -> None:
+    ours = make_target(SCHEMA, cls=InterleavedTarget, writer="job")
+    assert isinstance(ours, InterleavedTarget)
+    ours.prepare()
+    twin = make_target(SCHEMA, writer="job")  # another run of the same job, same base
+    twin_files = stage(twin, "run-twin", [rows(0, 100)])
+    ours.interleave = lambda: twin.commit(twin_files, {"cursor": 99}, "run-twin", base=None)
+    with pytest.raises(TargetError, match="committed run 'run-twin'"):
+        ours.commit(stage(ours, "run-ours", [rows(0, 100)]), {"cursor": 99}, "run-ours",
+                    base=None)
+    assert table_rows(ours.load_table()) == expected_rows(rows(0, 100))
+    assert ours.read_state() == {"cursor": 99} and not ours.is_committed("run-ours")
+
+
+def test_a_retry_after_a_conflict_with_another_job_lands_with_its_own_state(
+        make_target: MakeTarget) -> None:
+    ours = make_target(SCHEMA, cls=InterleavedTarget, writer="job-a")
+    assert isinstance(ours, InterleavedTarget)
+    ours.prepare()
+    other = make_target(SCHEMA, writer="job-b")
+    other_files = stage(other, "run-b", [rows(100, 50)])
+    ours.interleave = lambda: other.commit(other_files, {"cursor": "b"}, "run-b", base=None)
+    ours.loads = 0
+    assert ours.commit(stage(ours, "run-a", [rows(0, 100)]), {"cursor": "a"}, "run-a",
+                       base=None).committed
+    assert ours.loads == 2
+    assert ours.read_state() == {"cursor": "a"} and other.read_state() == {"cursor": "b"}
+    assert table_rows(ours.load_table()) == expected_rows(rows(0, 100), rows(100, 50))
+
+
+def test_state_of_commits_without_a_writer_is_read_back(make_target: MakeTarget) -> None:
+    legacy = make_target(SCHEMA)  # writes commits that name no writer, like earlier versions
+    legacy.prepare()
+    legacy.commit(stage(legacy, "old", [rows(0, 10)]), {"cursor": 9}, "old")
+    job = make_target(SCHEMA, writer="dativo__acme__orders")
+    assert job.committed_head().run_id == "old" and job.read_state() == {"cursor": 9}
+    assert job.is_committed("old")
+    job.commit(stage(job, "new", [rows(10, 10)]), {"cursor": 19}, "new", base="old")
+    assert job.read_state() == {"cursor": 19}
+    assert make_target(SCHEMA, writer="dativo__acme__other").read_state() == {"cursor": 9}
+
+
+def test_state_of_an_earlier_version_survives_snapshot_expiry(make_target: MakeTarget) -> None:
+    legacy = make_target(SCHEMA)
+    legacy.prepare()
+    legacy.commit(stage(legacy, "old", [rows(0, 10)]), {"cursor": 9}, "old")
+    table = legacy.load_table()
+    old_snapshot = table.current_snapshot()
+    assert old_snapshot is not None
+    # what earlier versions kept in the table's properties instead of the per-writer record
+    with table.transaction() as tx:
+        tx.remove_properties("dativo.commits")
+        tx.set_properties({"dativo.last-run-id": "old", "dativo.last-state": '{"cursor":9}'})
+    table = legacy.load_table()
+    table.append(pa.Table.from_batches([rows(10, 5)]).cast(table.schema().as_arrow()))
+    legacy.load_table().maintenance.expire_snapshots().by_id(old_snapshot.snapshot_id).commit()
+    job = make_target(SCHEMA, writer="dativo__acme__orders")
+    assert job.read_state() == {"cursor": 9} and job.is_committed("old")
+    assert job.committed_head().run_id == "old"
+
+
+def test_the_run_id_record_is_bounded(make_target: MakeTarget,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from airflow_provider_dativo.targets import iceberg
+
+    monkeypatch.setattr(iceberg, "RUN_ID_RECORD", 3)
+    target = make_target(SCHEMA, writer="job")
+    target.prepare()
+    for i in range(5):
+        target.commit([], {"cursor": i}, f"run-{i}")
+    record = json.loads(target.load_table().properties["dativo.commits.job"])
+    assert record == {"run_ids": ["run-2", "run-3", "run-4"], "state": {"cursor": 4}}
+
+
+def test_a_late_retry_after_expire_snapshots_is_a_no_op(
+        make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_dativo.targets import iceberg
+
+    target = make_target(SCHEMA, writer="job")
+    target.prepare()
+    first = stage(target, "run-1", [rows(0, 10)])
+    target.commit(first, {"cursor": 9}, "run-1", base=None)
+    target.commit(stage(target, "run-2", [rows(10, 10)]), {"cursor": 19}, "run-2", base="run-1")
+    table = target.load_table()
+    expired = [s.snapshot_id for s in table.snapshots()
+               if s.summary is not None and s.summary["dativo.run-id"] == "run-1"]
+    table.maintenance.expire_snapshots().by_ids(expired).commit()
+    assert all(s.summary["dativo.run-id"] != "run-1" for s in target.load_table().snapshots()
+               if s.summary is not None)
+
+    # an Airflow "clear" of run-1's load, with the manifest it staged back then
+    assert target.is_committed("run-1")
+    assert target.commit(first, {"cursor": 9}, "run-1", base=None).committed is False
+    assert target.read_state() == {"cursor": 19}
+    assert table_rows(target.load_table()) == expected_rows(rows(0, 10), rows(10, 10))
+    # once run-1 has left the record too, its stale base still refuses it
+    monkeypatch.setattr(iceberg, "RUN_ID_RECORD", 1)
+    target.commit([], {"cursor": 19}, "run-3", base="run-2")
+    assert not target.is_committed("run-1")
+    with pytest.raises(TargetError, match="committed run 'run-3'"):
+        target.commit(first, {"cursor": 9}, "run-1", base=None)
+    assert target.read_state() == {"cursor": 19}
+    assert table_rows(target.load_table()) == expected_rows(rows(0, 10), rows(10, 10))

@@ -12,6 +12,7 @@ import pytest
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, TargetError
+from airflow_provider_dativo.targets.base import safe_run_id
 from airflow_provider_dativo.targets.parquet import ParquetTarget
 from tests.conftest import write
 from tests.services import S3Server
@@ -127,3 +128,38 @@ def test_parquet_on_s3_with_storage_properties_from_env(
     target = open_parquet(job)
     assert target.read_table().num_rows == 8
     assert target.is_committed("s3-1")
+
+
+def direct_target(root: Path, writer: str | None) -> ParquetTarget:
+    from airflow_provider_dativo.targets.parquet import ParquetSettings
+    from airflow_provider_dativo.targets.quarantine import QUARANTINE_SCHEMA
+
+    return ParquetTarget(ParquetSettings(str(root), "acme.shared"), QUARANTINE_SCHEMA,
+                         writer=writer)
+
+
+def test_markers_are_kept_per_job_and_a_stale_base_is_refused(tmp_path: Path) -> None:
+    a, b = direct_target(tmp_path, "job-a"), direct_target(tmp_path, "job-b")
+    run_id = "scheduled__2026-01-01T00:00:00+00:00"  # both DAGs get it
+    assert a.commit([], {"cursor": "a"}, run_id, base=None).committed
+    assert b.read_state() is None and not b.is_committed(run_id)
+    assert b.commit([], {"cursor": "b"}, run_id, base=None).committed
+    assert a.read_state() == {"cursor": "a"} and b.read_state() == {"cursor": "b"}
+    assert (tmp_path / "_dativo/commits" / safe_run_id("job-a")).is_dir()
+    # two runs of job-a built on its commit; the second to load is refused
+    assert a.commit([], {"cursor": "a2"}, "run-2", base=run_id).committed
+    with pytest.raises(TargetError, match=r"another run of job job-a committed run 'run-2'"):
+        a.commit([], {"cursor": "a2"}, "run-3", base=run_id)
+    assert not a.is_committed("run-3") and a.read_state() == {"cursor": "a2"}
+    assert a.committed_head().run_id == "run-2" and b.committed_head().run_id == run_id
+
+
+def test_markers_of_an_earlier_version_are_read_back(tmp_path: Path) -> None:
+    legacy = direct_target(tmp_path, None)  # flat markers that name no writer
+    legacy.commit([], {"cursor": 9}, "old")
+    assert (tmp_path / f"_dativo/commits/{safe_run_id('old')}.json").is_file()
+    job = direct_target(tmp_path, "job-a")
+    assert job.is_committed("old") and job.read_state() == {"cursor": 9}
+    assert not job.commit([], {"cursor": 9}, "old").committed
+    assert job.commit([], {"cursor": 10}, "new", base="old").committed
+    assert job.read_state() == {"cursor": 10}
