@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from airflow_provider_dativo import cli_connectors
+from airflow_provider_dativo import cli_connectors, masking
 from airflow_provider_dativo.cli_output import console, err, error_line, styled
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
@@ -230,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dativo", description=__doc__)
     parser.add_argument("--root", help="config root (default: $DATIVO_HOME or the current "
                         "directory)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    parser.add_argument("-v", "--verbose", action="count", default=0, dest="verbosity",
+                        help="log details (INFO); -vv logs everything (DEBUG); secrets are "
+                        "masked at every level")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate configs; every error with file, line, field")
@@ -276,17 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    logging.basicConfig(level=levels[min(args.verbosity, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    masking.install()  # on the handlers basicConfig set up: every record passes the masker
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         for issue in exc.issues:
-            err.print(error_line(issue), soft_wrap=True)
+            err.print(error_line(masking.mask(str(issue))), soft_wrap=True)
         err.print("fix the config and try again (`dativo validate` lists every error)")
         return 1
     except DativoError as exc:
-        err.print(error_line(exc), soft_wrap=True)
+        err.print(error_line(masking.mask(str(exc))), soft_wrap=True)
         return 1
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.cli_output import console, styled
 from airflow_provider_dativo.config import env_refs
 from airflow_provider_dativo.config.loader import ConfigRoot
@@ -63,12 +64,26 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Both sides of the job, each in a row with what it answered; exit 1 when either failed."""
     from airflow_provider_dativo import runner
 
     job = ConfigRoot(args.root).load_job(args.job)
-    result = runner.validate_step(job)
-    console.print(styled(("ok", "green"), f" {job.dag_id}: {result['source_check']}"),
-                  soft_wrap=True)
+    results = runner.check_job(job)
+    table = Table(title=f"check {job.dag_id}")
+    for col in ("side", "what", "status", "message"):
+        table.add_column(col)
+    what = {"source": f"{job.source.type} ({job.source_engine})",
+            "target": f"{job.target.type}: {job.tenant_id}.{job.table}"}
+    for result in results:
+        status = styled(("ok", "green")) if result.ok else styled(("failed", "red"))
+        table.add_row(result.side, what[result.side], status, masking.mask(result.message))
+    console.print(table)
+    failed = [r.side for r in results if not r.ok]
+    if failed:
+        console.print(styled((f"{' and '.join(failed)} check failed", "red"),
+                             ": fix what the message says and run `dativo check` again"),
+                      soft_wrap=True)
+        return 1
     return 0
 
 
@@ -111,7 +126,8 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Register the connector commands on the main parser's subcommands."""
-    p = sub.add_parser("check", help="validate a job and run its source's connection check")
+    p = sub.add_parser("check", help="validate a job, run its source's connection check and "
+                       "reach its target (catalog, namespace)")
     p.add_argument("job", help="job file")
     p.set_defaults(func=cmd_check)
 

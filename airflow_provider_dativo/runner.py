@@ -25,7 +25,7 @@ from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
 from airflow_provider_dativo.engines.native.cursor import CursorFilter, inclusive_for, json_value
-from airflow_provider_dativo.errors import ContractViolation, EngineError, TargetError
+from airflow_provider_dativo.errors import ContractViolation, DativoError, EngineError, TargetError
 from airflow_provider_dativo.read_ahead import read_ahead
 from airflow_provider_dativo.targets.base import (
     UNKNOWN_BASE,
@@ -136,14 +136,49 @@ def job_lock(job: JobSpec, run_id: str) -> Iterator[None]:
 
 
 # -- validate --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SideCheck:
+    """How one side of a job answered its check."""
+
+    side: str  # "source" or "target"
+    ok: bool
+    message: str
+    error: BaseException | None = field(default=None, compare=False, repr=False)
+
+
+def check_job(job: JobSpec) -> tuple[SideCheck, SideCheck]:
+    """Both sides, each checked whatever the other answered: the source's own check, and the
+    target reached (its catalog answers and the namespace exists, created when missing; no
+    table is created)."""
+    return _check_side("source", lambda: _source_check(job)), _check_side(
+        "target", lambda: open_job_target(job).check())
+
+
+def _source_check(job: JobSpec) -> tuple[bool, str]:
+    status = open_source(job, job.resolved_source_connection()).check()
+    return status.ok, status.message
+
+
+def _check_side(side: str, check: Callable[[], tuple[bool, str] | str]) -> SideCheck:
+    try:
+        answer = check()
+    except Exception as exc:  # any failure is this side's answer; validate_step re-raises it
+        text = str(exc) if isinstance(exc, DativoError) else f"{type(exc).__name__}: {exc}"
+        return SideCheck(side, False, text, exc)
+    ok, message = answer if isinstance(answer, tuple) else (True, answer)
+    return SideCheck(side, ok, message)
+
+
 def validate_step(job: JobSpec) -> dict[str, Any]:
-    """Config is valid (it loaded), secrets resolve, the source answers its check."""
-    source = open_source(job, job.resolved_source_connection())
-    status = source.check()
-    if not status.ok:
-        raise EngineError(f"source check failed for {job.dag_id}: {status.message}")
-    open_job_target(job)  # resolves the target's settings; table creation waits for extract
-    return {"job": job.dag_id, "source_check": status.message}
+    """Config is valid (it loaded), secrets resolve, the source answers its check and the
+    target is reachable; the first side that failed raises."""
+    source, target = check_job(job)
+    for result in (source, target):
+        if result.error is not None:
+            raise result.error
+        if not result.ok:
+            raise EngineError(f"{result.side} check failed for {job.dag_id}: {result.message}")
+    return {"job": job.dag_id, "source_check": source.message, "target_check": target.message}
 
 
 # -- extract ---------------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 """The typed, immutable specs a job resolves into.
 
 Connection settings stay as written, ``${VAR}`` references included; they are resolved by
-``JobSpec.resolved_source_connection()`` / ``resolved_target_connection()`` at run time only.
+``JobSpec.resolved_source_connection()`` / ``resolved_target_connection()`` at run time only,
+which also hand every secret they resolve to the masker, before anything can log it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.config import airflow_refs, env_refs
 from airflow_provider_dativo.config.scheduling import SchedulingSpec
 
@@ -146,14 +149,19 @@ class JobSpec:
         return tuple(dict.fromkeys(self.source.secret_envs + self.target.secret_envs))
 
     def resolved_source_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        resolved = env_refs.resolve(self.source_connection, env, file=self.file,
-                                    path="source.connection")
-        return airflow_refs.resolve(resolved, file=self.file, path="source.connection")
+        return self._resolved(self.source_connection, self.source, env, "source.connection")
 
     def resolved_target_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        resolved = env_refs.resolve(self.target_connection, env, file=self.file,
-                                    path="target.connection")
-        return airflow_refs.resolve(resolved, file=self.file, path="target.connection")
+        return self._resolved(self.target_connection, self.target, env, "target.connection")
+
+    def _resolved(self, connection: Mapping[str, Any], recipe: ConnectorRecipe,
+                  env: Mapping[str, str] | None, path: str) -> dict[str, Any]:
+        values = os.environ if env is None else env
+        masking.register(values.get(name) for name in recipe.secret_envs)
+        resolved = env_refs.resolve(connection, env, file=self.file, path=path)
+        resolved = airflow_refs.resolve(resolved, file=self.file, path=path)
+        masking.register_settings(resolved)
+        return resolved
 
 
 def dag_id_for(tenant_id: str, job_name: str) -> str:

@@ -33,6 +33,8 @@ TIMESTAMP_TYPES: Final = frozenset({"timestamp", "timestamptz"})
 # Types whose values can be listed in an ``enum``; JSON documents and raw bytes have no useful
 # equality for that.
 ENUM_TYPES: Final = frozenset(CANONICAL_TYPES) - {"json", "binary"}
+# Types whose values are text, so may carry NUL characters.
+TEXT_TYPES: Final = frozenset({"string", "json"})
 FORMAT_TYPES: Final = frozenset({"string"}) | TEMPORAL_TYPES
 
 # The load date dativo writes into every row when a contract partitions by it.

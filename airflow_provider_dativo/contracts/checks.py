@@ -2,9 +2,17 @@
 
 Rules, per field and in this order: ``type`` (a non-null input value that cannot be converted),
 ``required`` (no value; a row that already failed ``type`` is not also counted as missing),
-``enum``, ``pattern`` (full match, RE2 syntax), ``minimum``/``maximum``,
+``nul_byte`` (string and json text containing a NUL character, unless the field has
+``allow_nul``), ``enum``, ``pattern`` (full match, RE2 syntax), ``minimum``/``maximum``,
 ``min_length``/``max_length`` (characters) and ``unique``. Only non-null values are checked
-against enum, pattern, bounds and lengths.
+against nul_byte, enum, pattern, bounds and lengths. A rejected row's ``_dativo_rules`` lists
+every rule it broke as ``rule:field`` (``min_length:name``), its ``_dativo_reason`` says each in
+words.
+
+``required`` means *not null*, as in ODCS: an empty string is a value and passes; blank input for
+a non-text type (``""`` for an integer) reads as null and fails it. ``min_length: 1`` (ODCS
+``logicalTypeOptions.minLength: 1``) is the way to refuse empty text; text of spaces only has a
+length and passes it (``pattern: '.*\\S.*'`` refuses that too).
 
 ``unique`` is checked within the batch only: every row whose value occurs more than once in the
 batch is rejected, because nothing in a batch says which of the copies is right. Uniqueness across
@@ -26,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_dativo.contracts._conform import as_text, conform
-from airflow_provider_dativo.contracts._types import INGEST_DATE
+from airflow_provider_dativo.contracts._types import INGEST_DATE, TEXT_TYPES
 from airflow_provider_dativo.contracts.arrow_types import arrow_schema
 from airflow_provider_dativo.contracts.model import Contract, FieldSpec
 
@@ -66,6 +74,7 @@ class _FieldPlan:
     system: bool
     type_rule: _Rule
     required_rule: _Rule | None
+    nul_rule: _Rule | None
     enum_rule: _Rule | None
     enum_values: pa.Array | None
     pattern_rule: _Rule | None
@@ -143,6 +152,9 @@ def _field_plan(spec: FieldSpec, type_: pa.DataType) -> _FieldPlan:
         system=name == INGEST_DATE,
         type_rule=rule("type", f"not a valid {_type_label(spec, type_)}"),
         required_rule=rule("required", "required value missing") if spec.required else None,
+        nul_rule=rule("nul_byte", "contains a NUL character (set allow_nul to accept it)")
+        if spec.type in TEXT_TYPES and not spec.allow_nul
+        else None,
         enum_rule=enum_rule,
         enum_values=enum_values,
         pattern_rule=rule("pattern", f"does not match pattern {spec.pattern}")
@@ -211,6 +223,8 @@ def _violations(
         found.append((plan.required_rule, missing))
     if values.null_count == len(values):
         return found
+    if plan.nul_rule is not None:
+        found.append((plan.nul_rule, pc.fill_null(pc.match_substring(values, "\x00"), False)))
     if plan.enum_rule is not None:
         outside = pc.and_(
             pc.is_valid(values), pc.invert(pc.is_in(values, value_set=plan.enum_values))

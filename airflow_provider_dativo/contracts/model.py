@@ -18,6 +18,13 @@ Normalisation rules (so that equivalent inputs give equal contracts):
 * Date and timestamp ``format`` values are strptime patterns; a pattern without ``%`` is read as
   the JDK pattern ODCS specifies (``yyyy-MM-dd``) and converted.
 * Tags from ``tags`` and ``governance.tags`` are merged in order without duplicates.
+
+Field rules mean what ODCS says: ``required`` is *not null* (an empty string is a value; blank
+input for a non-text type reads as null); ``min_length``/``max_length`` (ODCS
+``logicalTypeOptions.minLength``/``maxLength``) count characters, so ``min_length: 1`` is the
+way to refuse empty text. Text may not contain NUL characters unless the field allows them:
+``allow_nul: true`` in the short form, the property custom property ``allowNul: true`` in the
+ODCS form (a dativo extension, camelCase as ODCS asks of custom property names).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from airflow_provider_dativo.contracts._types import (
     PARTITION_TRANSFORMS,
     RESERVED_PREFIX,
     TEMPORAL_TYPES,
+    TEXT_TYPES,
     TIMESTAMP_TYPES,
     OdcsTypeError,
     canonical_type,
@@ -74,6 +82,7 @@ class FieldSpec:
     maximum: float | None = None
     min_length: int | None = None
     max_length: int | None = None
+    allow_nul: bool = False  # text may contain NUL ("\x00") characters
     precision: int | None = None
     scale: int | None = None
     format: str | None = None
@@ -334,6 +343,7 @@ _SHORT_KEYS: Final = (
     "maximum",
     "min_length",
     "max_length",
+    "allow_nul",
     "precision",
     "scale",
     "format",
@@ -374,6 +384,8 @@ _ODCS_OPTION_KEYS: Final = {
     "maxLength": "max_length",
     "format": "format",
 }
+# dativo's additions to an ODCS property, in its customProperties.
+_ODCS_FIELD_CUSTOM_PROPERTIES: Final = {"enum": "enum", "allowNul": "allow_nul"}
 _DATIVO_CONTRACT_PROPERTIES: Final = ("source_type", "object", "target", "governance")
 # ODCS asks for camelCase custom property names; the short-form spelling is accepted as well.
 _CAMEL_CONTRACT_PROPERTIES: Final = {"sourceType": "source_type"}
@@ -468,8 +480,9 @@ def _read_property(prop: Mapping[str, Any], base: str, issues: _Issues) -> _RawF
         paths["scale"] = f"{base}.physicalType"
 
     custom = _custom_properties(prop.get("customProperties"), f"{base}.customProperties", issues)
-    if "enum" in custom:
-        values["enum"], paths["enum"] = custom["enum"]
+    for name, attr in _ODCS_FIELD_CUSTOM_PROPERTIES.items():
+        if name in custom:
+            values[attr], paths[attr] = custom[name]
     return _RawField(base, values, paths)
 
 
@@ -529,7 +542,8 @@ def _is_count(value: Any) -> bool:
 
 _SHAPES: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
     **dict.fromkeys(
-        ("required", "unique", "primary_key"), (lambda v: isinstance(v, bool), "a boolean")
+        ("required", "unique", "primary_key", "allow_nul"),
+        (lambda v: isinstance(v, bool), "a boolean"),
     ),
     **dict.fromkeys(
         ("pattern", "format", "description", "classification"),
@@ -573,6 +587,7 @@ def _check_applicability(
     rules: tuple[tuple[tuple[str, ...], frozenset[str], str], ...] = (
         (("enum",), ENUM_TYPES, "enum needs a scalar type"),
         (("pattern", "min_length", "max_length"), frozenset({"string"}), "applies to strings only"),
+        (("allow_nul",), TEXT_TYPES, "applies to string and json only"),
         (("minimum", "maximum"), NUMERIC_TYPES, "applies to numeric types only"),
         (("precision", "scale"), frozenset({"decimal"}), "applies to decimal only"),
         (("format",), FORMAT_TYPES, "applies to string, date and timestamp types only"),

@@ -4,8 +4,8 @@ The export is the full form :func:`~.model.contract_from_mapping` reads, so
 ``contract_from_mapping(to_odcs(c)) == c``. Where ODCS has a native place it is used (types,
 ``required``, ``logicalTypeOptions``, ``team`` for the owner, ``tags``); the rest sits in
 ``customProperties``: ``sourceType`` (camelCase, as ODCS asks of custom property names),
-``object``, ``target`` and ``governance`` on the contract, ``enum`` on a property; the values
-keep the short form's shape.
+``object``, ``target`` and ``governance`` on the contract, ``enum`` and ``allowNul`` on a property;
+the values keep the short form's shape.
 
 Date and timestamp ``format`` values are written as strptime patterns; ODCS expects JDK patterns
 there, but strptime patterns are unambiguous (they contain ``%``) and read back unchanged.
@@ -90,8 +90,13 @@ def _property(spec: FieldSpec) -> dict[str, Any]:
     }
     if options:
         prop["logicalTypeOptions"] = options
+    custom: list[dict[str, Any]] = []
     if spec.enum is not None:
-        prop["customProperties"] = [{"property": "enum", "value": list(spec.enum)}]
+        custom.append({"property": "enum", "value": list(spec.enum)})
+    if spec.allow_nul:
+        custom.append({"property": "allowNul", "value": True})
+    if custom:
+        prop["customProperties"] = custom
     return prop
 
 

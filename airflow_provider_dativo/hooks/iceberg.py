@@ -13,8 +13,8 @@ from airflow_provider_dativo.hooks.iceberg_connection import (
     CONN_TYPE,
     UI_FIELD_BEHAVIOUR,
     catalog_properties,
-    secret_values,
 )
+from airflow_provider_dativo.operators.secrets import mask_settings
 
 
 class IcebergCatalogHook(BaseHook):
@@ -36,13 +36,10 @@ class IcebergCatalogHook(BaseHook):
 
     def catalog_properties(self) -> dict[str, str]:
         """The connection's pyiceberg properties; credentials are masked before returning."""
-        from airflow.sdk.log import mask_secret
-
         conn = self.get_connection(self.iceberg_conn_id)
         props = catalog_properties(host=conn.host, login=conn.login, password=conn.password,
                                    extra=conn.extra_dejson)
-        for value in secret_values(props):
-            mask_secret(value)
+        mask_settings(props)
         return props
 
     def get_conn(self) -> Any:

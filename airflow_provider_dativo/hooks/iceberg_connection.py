@@ -17,9 +17,6 @@ from typing import Any
 CONN_TYPE = "dativo_iceberg"
 CATALOG_TYPES = ("rest", "sql", "glue", "hive", "dynamodb", "bigquery")
 
-# Property names whose values are credentials; they are masked as soon as they are read.
-SECRET_PROPERTY_MARKERS = ("secret", "password", "token", "credential", "session")
-
 
 def _extra_value(extra: Mapping[str, Any], key: str) -> Any:
     # Airflow 3 stores form extras flat; older UIs prefixed them with extra__<type>__.
@@ -57,19 +54,6 @@ def catalog_properties(*, host: str | None, login: str | None, password: str | N
         raise ValueError("the Iceberg catalog connection names no catalog type; set "
                          f"'catalog_type' to one of {', '.join(CATALOG_TYPES)}")
     return props
-
-
-def secret_values(props: Mapping[str, str]) -> list[str]:
-    """Values of ``props`` that are credentials (to be masked before anything logs them)."""
-    out = [v for k, v in props.items()
-           if v and any(marker in k.lower() for marker in SECRET_PROPERTY_MARKERS)]
-    uri = props.get("uri", "")
-    if "@" in uri and "://" in uri:  # a SQLAlchemy URL with user:password@host
-        out.append(uri)
-        userinfo = uri.split("://", 1)[1].rsplit("@", 1)[0]
-        if ":" in userinfo:
-            out.append(userinfo.split(":", 1)[1])
-    return out
 
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {

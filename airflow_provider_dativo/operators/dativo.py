@@ -78,7 +78,8 @@ class DativoJobOperator(BaseOperator):
 
 
 class DativoValidateOperator(DativoJobOperator):
-    """Config and contract load, secrets resolve, and the source answers its check."""
+    """Config and contract load, secrets resolve, the source answers its check and the target
+    is reachable (catalog answers, namespace exists or is created)."""
 
     def execute(self, context: Any) -> dict[str, Any]:
         job = self.load_job()
@@ -89,6 +90,7 @@ class DativoValidateOperator(DativoJobOperator):
         with self.resolving():
             result = runner.validate_step(job)
         self.log.info("source check passed: %s", result["source_check"])
+        self.log.info("target check passed: %s", result["target_check"])
         return result
 
 

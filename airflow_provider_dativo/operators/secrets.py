@@ -1,51 +1,53 @@
 """Secrets at run time: Airflow connections and Variables behind job references, all masked.
 
-Every value a task resolves that may be a credential is handed to Airflow's secrets masker
-before the runner sees it, so no log line, error message or XCom value can carry it in clear.
+What is a secret, and the masker, live in ``airflow_provider_dativo.masking``; here every value
+registered with that masker is also handed to Airflow's secrets masker (``use_airflow_masker``),
+so no task log line, error message or XCom value can carry it in clear. Connection settings are
+registered as they are resolved (``JobSpec.resolved_source_connection``), and the env values a
+job may resolve are registered before the runner sees them.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.config import env_refs
 from airflow_provider_dativo.config.specs import JobSpec
 
-# Keys whose values are credentials, in job connection settings and connection extras.
-_SECRET_KEY = re.compile(r"pass|secret|token|credential|key|auth|private|session", re.I)
 
-
-def mask(value: Any, name: str | None = None) -> None:
+def _airflow_mask(value: str) -> None:
     from airflow.sdk.log import mask_secret
 
+    mask_secret(value)
+
+
+def use_airflow_masker() -> None:
+    """Every value the masker knows, now and later, is masked by Airflow's masker too."""
+    masking.add_sink(_airflow_mask)
+
+
+def mask(value: Any) -> None:
+    use_airflow_masker()
     if value not in (None, ""):
-        mask_secret(str(value), name)
+        masking.register([str(value)])
+
+
+def mask_settings(settings: Any) -> None:
+    """Mask every secret of a connection's settings (the rule of ``masking.secret_values``)."""
+    use_airflow_masker()
+    masking.register_settings(settings)
 
 
 def mask_job_secrets(job: JobSpec) -> None:
     """Mask the env values a job may resolve: its recipes' auth variables, and every ``${VAR}``
-    written under a key that names a credential."""
+    written where the rule expects a secret."""
+    use_airflow_masker()
     names = set(job.secret_envs)
     for connection in (job.source_connection, job.target_connection):
-        names |= _secret_refs(connection)
-    for name in sorted(names):
-        mask(os.environ.get(name), name)
-
-
-def _secret_refs(value: Any, key: str = "") -> set[str]:
-    if isinstance(value, str):
-        return env_refs.references(value) if _SECRET_KEY.search(key) else set()
-    if isinstance(value, Mapping):
-        found: set[str] = set()
-        for k, item in value.items():
-            found |= _secret_refs(item, f"{key}.{k}")
-        return found
-    if isinstance(value, list | tuple):
-        return set().union(*(_secret_refs(v, key) for v in value)) if value else set()
-    return set()
+        names |= env_refs.references(masking.secret_values(connection))
+    masking.register(os.environ.get(name) for name in sorted(names))
 
 
 class AirflowResolver:
@@ -65,7 +67,7 @@ class AirflowResolver:
             raise LookupError(f"Airflow Variable '{key}' is not set; create it (airflow "
                               f"variables set {key} VALUE) or supply it from a secrets "
                               "backend") from None
-        mask(value, key)
+        mask(value)
         return str(value)
 
     def _connection(self, conn_id: str) -> Any:
@@ -86,13 +88,13 @@ class AirflowResolver:
             if key not in extra:
                 raise LookupError(f"Airflow connection '{conn_id}' has no extra '{key}' "
                                   f"(it has: {', '.join(sorted(extra)) or 'none'})")
-            mask(extra[key], key)
+            mask(extra[key])
             return str(extra[key])
         value = getattr(conn, field, None)
         if value in (None, ""):
             raise LookupError(f"Airflow connection '{conn_id}' has no {field}; set it")
         if field == "password":
-            mask(value, f"{conn_id}.password")
+            mask(value)
         return str(value)
 
     def catalog_properties(self, conn_id: str) -> dict[str, str]:

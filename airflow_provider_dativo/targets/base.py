@@ -76,6 +76,10 @@ class Target(Protocol):
     def prepare(self) -> None:
         """Create the namespace and table if they are missing."""
 
+    def check(self) -> str:
+        """Reach the target without writing data (a namespace may be created, never a table);
+        what was reached, or a ``TargetError`` saying what failed."""
+
     def data_location(self, run_id: str) -> str:
         """Where extract writes this run's data files (a run-scoped folder)."""
 

@@ -256,6 +256,16 @@ class MarkedFilesTarget:
     def prepare(self) -> None:
         """Nothing to create up front: folders appear with the first file."""
 
+    def check(self) -> str:
+        """The table folder's commit log can be read (an absent folder is an empty table)."""
+        try:
+            commits = len(self.log.markers())
+        except Exception as exc:  # any storage error: the check reports it, worded
+            raise TargetError(f"cannot read {self.log.folder} for {self.table_identifier}: "
+                              f"{type(exc).__name__}: {exc}; check the target's path and "
+                              "storage settings") from exc
+        return f"{self.root} readable; {commits} commit(s) so far"
+
     def data_location(self, run_id: str) -> str:
         return self.root
 

@@ -203,6 +203,24 @@ class IcebergTarget:
             f"({last_error}); retry the task"
         )
 
+    def check(self) -> str:
+        """The catalog answers and the namespace exists, created when missing; no table is
+        created or changed."""
+        catalog = self.catalog()
+        namespace = self._settings.namespace
+        try:
+            existed = catalog.namespace_exists(namespace)
+            if not existed:
+                self._ensure_namespace(catalog)
+        except Exception as exc:
+            raise TargetError(
+                f"Iceberg catalog {self._settings.catalog_name!r} cannot check or create "
+                f"namespace {namespace!r}: {type(exc).__name__}: {exc}; check the catalog's "
+                "address and permissions"
+            ) from exc
+        return (f"Iceberg catalog {self._settings.catalog_name!r} reachable; namespace "
+                f"{namespace!r} {'exists' if existed else 'created'}")
+
     def _ensure_namespace(self, catalog: Catalog) -> None:
         from pyiceberg.exceptions import NamespaceAlreadyExistsError
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dativo import get_provider_info
-from airflow_provider_dativo.hooks.iceberg_connection import catalog_properties, secret_values
+from airflow_provider_dativo.hooks.iceberg_connection import catalog_properties
+from airflow_provider_dativo.masking import secret_values
 
 pytestmark = pytest.mark.airflow
 

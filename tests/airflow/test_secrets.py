@@ -170,3 +170,32 @@ def test_airflow_references_need_airflow(config_root: Path) -> None:
     assert resolved["api_token"] == "tok" and resolved["password"] == "x"
     assert resolved["api_extra"] == "orders_api/extra.token"
     assert target["catalog"] == {"name": "lake", "type": "sql", "uri": "sqlite://"}
+
+
+
+def test_every_resolved_secret_reaches_airflows_masker(config_root: Path) -> None:
+    """Airflow's task logs pass through Airflow's own secrets masker. A key written in the job
+    itself (not a ${VAR} the recipe names), a header and a URL password are secrets by the one
+    rule: resolving the connection inside a task registers them there too, so the line the HTTP
+    library logs for each request (its URL, query string included) is masked in the task log."""
+    from airflow.sdk.log import redact
+
+    from airflow_provider_dativo.operators.secrets import mask_job_secrets
+
+    rel = "jobs/examples/toy_http_tickets_native.yaml"
+    text = (config_root / rel).read_text().replace(
+        '    api_key: "${TOY_HTTP_API_KEY}"\n', "").replace(
+        "auth: {type: api_key, header: X-API-Key}",
+        "auth: {type: api_key, query_param: key, value: literal-Key-2f9c1e}\n"
+        "    headers: {X-Tenant-Token: literal-Header-77ab01}\n"
+        "    proxy: http://svc:literal-Proxy-Pw-5c3d@proxy:3128")
+    job = ConfigRoot(config_root).load_job(write(config_root / rel, text))
+    line = ("HTTP Request: GET http://127.0.0.1:9/tickets?page=1&key=literal-Key-2f9c1e "
+            "headers=literal-Header-77ab01 via literal-Proxy-Pw-5c3d")
+    assert redact(line) == line  # nothing is known to Airflow's masker yet
+    mask_job_secrets(job)  # what each operator does first
+    job.resolved_source_connection({})  # what the runner does inside the task
+    masked = redact(line)
+    for secret in ("literal-Key-2f9c1e", "literal-Header-77ab01", "literal-Proxy-Pw-5c3d"):
+        assert secret not in masked
+    assert masked.startswith("HTTP Request: GET http://127.0.0.1:9/tickets?page=1&key=")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +21,7 @@ from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.engines import StateUpdate
 from airflow_provider_dativo.engines.native.http import HttpSource, HttpSourceConfig, retry_after
 from airflow_provider_dativo.errors import EngineError
-from tests.conftest import write
+from tests.conftest import BIN, REPO, write
 
 KEY = "k-123"
 TICKETS = [{"id": f"t-{i}", "status": ["open", "closed", "pending"][i % 3],
@@ -91,8 +93,9 @@ class Api(BaseHTTPRequestHandler):
         return self.reply(404, {"error": "not found"})
 
 
-@pytest.fixture(scope="module")
-def api() -> Iterator[str]:
+@contextlib.contextmanager
+def serve() -> Iterator[str]:
+    """The tickets API on a free port of 127.0.0.1; its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -101,6 +104,12 @@ def api() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    with serve() as base:
+        yield base
 
 
 def source(base: str, sleeps: list[float] | None = None, **conn: object) -> HttpSource:
@@ -212,3 +221,35 @@ def test_native_toy_http_job_runs_into_iceberg(config_root: Path, api: str,
     assert manifest["rows_read"] == 2
     ids = runner.open_job_target(job).load_table().scan().to_arrow().column("id")  # type: ignore[attr-defined]
     assert sorted(ids.to_pylist()) == sorted(f"t-{i}" for i in range(1, 13))
+
+
+def key_job(config_root: Path, api: str) -> str:
+    """The toy HTTP job with its API key in the query string and in a header."""
+    rel = "jobs/examples/toy_http_tickets_native.yaml"
+    text = (config_root / rel).read_text().replace("https://mock.toy-http.dev", api).replace(
+        "auth: {type: api_key, header: X-API-Key}",
+        "auth: {type: api_key, query_param: key}\n"
+        "    headers: {X-API-Key: \"${TOY_HTTP_API_KEY}\"}")
+    write(config_root / rel, text)
+    return rel
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vv"])
+def test_verbose_runs_never_print_the_api_key(config_root: Path, api: str,
+                                              verbosity: str) -> None:
+    """At INFO the HTTP library logs every request's URL, query string included; at DEBUG its
+    transport logs too. The key is masked in all of it, and the rows still land."""
+    rel = key_job(config_root, api)
+    Api.seen.clear()
+    env = {"COLUMNS": "200", "PATH": str(BIN), "PYTHONPATH": str(REPO),
+           "TOY_HTTP_API_KEY": KEY}
+    result = subprocess.run([str(BIN / "dativo"), "--root", str(config_root), verbosity,
+                             "run", rel], capture_output=True, text=True, timeout=120, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"key={KEY}" in Api.seen[0]  # the key really went in the query string
+    assert "INFO httpx: HTTP Request: GET" in output and "key=***" in output
+    if verbosity == "-vv":
+        assert "DEBUG httpcore" in output
+    assert KEY not in output
+    assert "rows committed │ 12" in output

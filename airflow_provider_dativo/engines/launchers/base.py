@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from airflow_provider_dativo.masking import Masker
 from airflow_provider_dativo.read_ahead import ReadAhead
 
 log = logging.getLogger("airflow_provider_dativo.connector")
@@ -47,27 +48,6 @@ def resolved(files: Mapping[str, bytes | LateFile]) -> dict[str, bytes]:
     """Every file's content, waiting for late ones."""
     return {name: content.produce() if isinstance(content, LateFile) else content
             for name, content in files.items()}
-
-
-class Masker:
-    """Replaces secret values in text before it reaches a log or an error message."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: list[str] = []
-        self.add(secrets)
-
-    def add(self, secrets: Iterable[str]) -> None:
-        for value in secrets:
-            # very short values would mask ordinary words; they are not real secrets anyway
-            if isinstance(value, str) and len(value) >= 4 and value not in self._secrets:
-                self._secrets.append(value)
-        self._secrets.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for value in self._secrets:
-            if value in text:
-                text = text.replace(value, "***")
-        return text
 
 
 class StderrTail:

@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.base import (
     DEFAULT_BATCH_ROWS,
     CheckStatus,
@@ -134,6 +135,8 @@ class HttpSource:
         self.stream = stream  # what check and discover fetch
         self.sleep = sleep
         self._last_request = 0.0
+        # the HTTP library logs each request's URL, query string included
+        masking.register(config.secrets)
 
     # -- one request ----------------------------------------------------------------------
     def _client(self) -> httpx.Client:
@@ -151,11 +154,6 @@ class HttpSource:
         return httpx.Client(headers=headers, auth=basic, timeout=self.config.timeout_s,
                             follow_redirects=True)
 
-    def _scrub(self, text: str) -> str:
-        for secret in self.config.secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def get(self, client: httpx.Client, url: str, params: Mapping[str, Any]) -> httpx.Response:
         import httpx
 
@@ -172,7 +170,7 @@ class HttpSource:
             except httpx.TransportError as exc:
                 if attempt >= self.config.max_retries:
                     raise EngineError(f"GET {url} failed after {attempt + 1} attempt(s): "
-                                      f"{self._scrub(str(exc)) or type(exc).__name__}; check "
+                                      f"{masking.mask(str(exc)) or type(exc).__name__}; check "
                                       "base_url and the network") from None
                 wait = None
             else:
