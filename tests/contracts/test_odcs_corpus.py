@@ -148,3 +148,49 @@ def test_a_job_must_pick_a_table_of_a_contract_with_several(tmp_path):
     job = root.load_job("jobs/acme/shop.yaml")
     assert job.table == "shop_order_lines"
     assert job.contract.schema_object == "order_lines"
+
+
+def test_nested_and_physical_columns_are_typed_by_the_check():
+    import json
+
+    import pyarrow as pa
+
+    from airflow_provider_dativo.contracts import check_batch
+
+    contract = load_asset(CORPUS / "v301_shop_two_tables.yaml")
+    rows = [
+        {"order_id": "a", "placed_at": "2024-01-01T00:00:00", "labels": ["x", "y"],
+         "shipping_address": {"street": "s", "city": "Berlin", "geo": {"lat": 1.0, "lon": 2.0}}},
+        {"order_id": "b", "placed_at": "2024-01-01T00:00:00", "labels": [],
+         "shipping_address": {"street": "s"}},  # city is required inside the struct
+    ]
+    as_json_text = pa.table({"order_id": ["a", "b"], "placed_at": ["2024-01-01"] * 2,
+                             "labels": [json.dumps(r["labels"]) for r in rows],
+                             "shipping_address": [json.dumps(r["shipping_address"])
+                                                  for r in rows]})
+    for batch in (pa.Table.from_pylist(rows), as_json_text):
+        result = check_batch(batch, contract)
+        assert pa.types.is_struct(result.valid.schema.field("shipping_address").type)
+        assert result.valid.column("shipping_address").to_pylist() == [rows[0]["shipping_address"]]
+        assert result.valid.column("labels").to_pylist() == [["x", "y"]]
+        assert result.rule_counts == {"type:shipping_address": 1}
+
+    customers = load_asset(CORPUS / "v300_customers_no_name.yaml")
+    result = check_batch(pa.table({"customer_id": ["1", "99999999999"],
+                                   "opens_at": ["08:30", "25:00"]}), customers)
+    assert result.valid.schema.field("customer_id").type == pa.int32()
+    assert result.valid.column("opens_at").to_pylist()[0].isoformat() == "08:30:00"
+    assert result.rule_counts == {"type:customer_id": 1, "type:opens_at": 1}
+
+
+def test_physical_name_maps_the_source_column():
+    import pyarrow as pa
+
+    from airflow_provider_dativo.contracts import check_batch
+
+    contract = load_asset(CORPUS / "v302_events_cli_style.yaml")
+    batch = pa.table({"event_id": ["6f1c9a0e-1111-4222-8333-444455556666"],
+                      "occurred_at": ["2024-05-01T10:00:00Z"], "txn_ref_dt": ["2024-05-01"]})
+    result = check_batch(batch, contract)
+    assert str(result.valid.column("transaction_reference_date")[0]) == "2024-05-01"
+    assert result.unknown_columns == ()
