@@ -157,7 +157,7 @@ def cmd_contract_export(args: argparse.Namespace) -> int:
             else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        err.print(f"wrote {args.output} (passes the official ODCS v3.0.2 schema)")
+        err.print(f"wrote {args.output} (passes the official ODCS {doc['apiVersion']} schema)")
     else:
         sys.stdout.write(text)
     return 0

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config import registry as reg
+from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.collisions import collision_issues, job_claim
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
@@ -194,15 +196,14 @@ class ConfigRoot:
     def recipe(self, path: Path) -> ConnectorRecipe:
         return _cached("connector", path, lambda: _recipe(_schema_checked("connector", path)))
 
-    def asset(self, path: Path) -> Any:
-        """The asset's contract (``contracts.Contract``)."""
-        from airflow_provider_dativo.contracts import contract_from_mapping
+    def asset(self, path: Path, schema_object: str | None = None) -> Any:
+        """The asset's contract (``contracts.Contract``) for one of its schema objects."""
+        from airflow_provider_dativo.config.assets import load_asset
 
         def build() -> Any:
-            doc = _schema_checked("asset", path)
-            return contract_from_mapping(doc.data, file=doc.file, lines=doc.lines)
+            return load_asset(path, schema_object)
 
-        return _cached("asset", path, build)
+        return _cached(f"asset:{schema_object or ''}", path, build)
 
     def load_job(self, path: str | Path, stream: str | None = None) -> JobSpec:
         """Load, validate and resolve one job: the spec of ``stream`` in a multi-stream job.
@@ -282,7 +283,8 @@ class ConfigRoot:
         issues += scheduling_issues
         items, stream_issues = stream_items(data, doc)
         issues += stream_issues
-        contracts = [referenced(join_path(key, "asset_path"), item["asset_path"], self.asset)
+        contracts = [referenced(join_path(key, "asset_path"), item["asset_path"],
+                                partial(self.asset, schema_object=item.get("schema_object")))
                      for key, item in items]
 
         for role, recipe in (("source", source), ("target", target)):
@@ -292,11 +294,8 @@ class ConfigRoot:
                     doc.file, f"'{data[key]}' does not match the recipe's type '{recipe.type}' "
                     f"in {data[key + '_path']}", doc.line_of(key), key))
         for (key, item), contract in zip(items, contracts, strict=True):
-            if contract is not None and contract.name != item["asset"]:
-                issues.append(ConfigIssue(
-                    doc.file, f"asset '{item['asset']}' does not match the contract name "
-                    f"'{contract.name}' in {item['asset_path']}",
-                    doc.line_of(join_path(key, "asset")), join_path(key, "asset")))
+            if contract is not None:
+                issues += binding_issues(doc, key, item, contract)
 
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
@@ -348,7 +347,7 @@ class ConfigRoot:
                 target_connection=freeze(merge(target.connection, tgt_cfg.get("connection", {}))),
                 contract=contract,
                 asset_file=str(self.inside(item["asset_path"], doc, join_path(key, "asset_path"))),
-                table=item.get("table") or contract.name,
+                table=item.get("table") or default_table(contract),
                 write_mode=tgt_cfg.get("write_mode", "append"),
                 target_options=freeze(tgt_cfg.get("options", {})),
                 validation_mode=data.get("validation", {}).get("mode", "strict"),

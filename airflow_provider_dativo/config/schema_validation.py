@@ -90,8 +90,13 @@ def _message(error: ValidationError) -> str:
 
 def validate_document(kind: str, doc: YamlDocument) -> list[ConfigIssue]:
     """All schema errors of ``doc`` as issues, sorted by line."""
+    return issues_of(_validator(kind), doc)
+
+
+def issues_of(validator: Any, doc: YamlDocument) -> list[ConfigIssue]:
+    """All errors ``validator`` finds in ``doc``, as issues with line and field, sorted by line."""
     issues: list[ConfigIssue] = []
-    for top in _validator(kind).iter_errors(doc.data):
+    for top in validator.iter_errors(doc.data):
         for error in _leaf_errors(top):
             path = _path_of(error)
             line = doc.line_of(path)

@@ -65,7 +65,8 @@ def stream_items(data: dict[str, Any], doc: YamlDocument
         return [], issues
     if "streams" not in data:
         item = {"object": data.get("source", {}).get("object"), "asset": data["asset"],
-                "asset_path": data["asset_path"], "table": data.get("target", {}).get("table")}
+                "asset_path": data["asset_path"], "table": data.get("target", {}).get("table"),
+                "schema_object": data.get("schema_object")}
         return [("", item)], issues
     items: list[tuple[str, dict[str, Any]]] = []
     names: dict[str, str] = {}
@@ -74,7 +75,8 @@ def stream_items(data: dict[str, Any], doc: YamlDocument
         prefix = join_path("streams", i)
         for value, seen, what, field in (
                 (task_suffix(item["object"]), names, "stream", "object"),
-                (item.get("table") or item["asset"], tables, "target table", "table")):
+                (item.get("table") or item.get("schema_object") or item["asset"], tables,
+                 "target table", "table")):
             if value in seen:
                 issues.append(ConfigIssue(
                     doc.file, f"{what} '{value}' is already used by {seen[value]}; each "

@@ -48,6 +48,8 @@ _TIMESTAMP_RE = (
     r"\s*(?P<tz>[Zz]|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?$"
 )
 _ZONE_SUFFIX_RE = r"([Zz]|[+-]\d{2}(:?\d{2})?)$"
+# Types converted by _conform_more (full ODCS contracts only).
+_MORE = frozenset({"int32", "time", "uuid", "struct", "list"})
 _TRUE = pa.array(["true", "t", "yes", "y", "1"])
 _FALSE = pa.array(["false", "f", "no", "n", "0"])
 
@@ -431,8 +433,12 @@ def conform(raw: pa.Array, spec: FieldSpec, target: pa.DataType) -> Conformed:
     raw = normalise(raw)
     if pa.types.is_null(raw.type):
         return pa.nulls(len(raw), target), None
-    if raw.type == target and spec.type != "json":
+    if raw.type == target and spec.type != "json" and spec.type not in _MORE:
         return raw, None
+    if spec.type in _MORE:
+        from airflow_provider_dativo.contracts._conform_more import conform_more
+
+        return conform_more(raw, spec, target)
     if is_text(raw.type):
         return from_text(pc.cast(raw, _STRING), spec, target)
     kind, source = spec.type, raw.type

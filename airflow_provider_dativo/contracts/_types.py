@@ -23,19 +23,27 @@ CANONICAL_TYPES: Final = (
     "timestamptz",
     "binary",
     "json",
+    # Types only the full ODCS form reaches (physicalType, nested properties/items).
+    "int32",
+    "time",
+    "uuid",
+    "struct",
+    "list",
 )
 TYPE_ALIASES: Final = {"long": "integer", "number": "double"}
 DATIVO_TYPES: Final = (*CANONICAL_TYPES, *TYPE_ALIASES)
 
-NUMERIC_TYPES: Final = frozenset({"integer", "float", "double", "decimal"})
+NUMERIC_TYPES: Final = frozenset({"integer", "int32", "float", "double", "decimal"})
+INTEGER_TYPES: Final = frozenset({"integer", "int32"})
 TEMPORAL_TYPES: Final = frozenset({"date", "timestamp", "timestamptz"})
+NESTED_TYPES: Final = frozenset({"struct", "list"})
 TIMESTAMP_TYPES: Final = frozenset({"timestamp", "timestamptz"})
 # Types whose values can be listed in an ``enum``; JSON documents and raw bytes have no useful
 # equality for that.
-ENUM_TYPES: Final = frozenset(CANONICAL_TYPES) - {"json", "binary"}
+ENUM_TYPES: Final = frozenset(CANONICAL_TYPES) - {"json", "binary", "struct", "list"}
 # Types whose values are text, so may carry NUL characters.
 TEXT_TYPES: Final = frozenset({"string", "json"})
-FORMAT_TYPES: Final = frozenset({"string"}) | TEMPORAL_TYPES
+FORMAT_TYPES: Final = frozenset({"string", "uuid", "time"}) | TEMPORAL_TYPES
 
 # The load date dativo writes into every row when a contract partitions by it.
 INGEST_DATE: Final = "ingest_date"
@@ -49,7 +57,10 @@ DEFAULT_DECIMAL_SCALE: Final = 9
 PARTITION_TRANSFORMS: Final = ("identity", "year", "month", "day", "hour")
 # Iceberg's hash partitioning, spelled as Iceberg spells it: bucket[16]
 BUCKET_TRANSFORM: Final = re.compile(r"^bucket\[([1-9][0-9]{0,5})\]$")
-BUCKET_TYPES: Final = frozenset({"integer", "long", "decimal", "string", "binary"}) | TEMPORAL_TYPES
+BUCKET_TYPES: Final = (
+    frozenset({"integer", "int32", "long", "decimal", "string", "binary", "uuid", "time"})
+    | TEMPORAL_TYPES
+)
 
 
 def is_partition_transform(transform: str) -> bool:
@@ -67,21 +78,29 @@ def canonical_type(name: str) -> str:
 
 # --- ODCS logicalType / physicalType ------------------------------------------------------------
 
-ODCS_LOGICAL_TYPES: Final = ("string", "date", "number", "integer", "object", "array", "boolean")
+# v3.1.0 adds timestamp and time to the v3.0.x list.
+ODCS_LOGICAL_TYPES: Final = (
+    "string", "date", "timestamp", "time", "number", "integer", "object", "array", "boolean"
+)
 
 # Which dativo types a logicalType may be refined into by physicalType.
 _LOGICAL_FAMILIES: Final[dict[str, frozenset[str]]] = {
-    "string": frozenset({"string", "binary", "json"}),
-    "date": TEMPORAL_TYPES,
+    "string": frozenset({"string", "binary", "json", "uuid"}),
+    # v3.0.x has no time logicalType; a time column is logicalType date, physicalType time.
+    "date": TEMPORAL_TYPES | {"time"},
+    "timestamp": TIMESTAMP_TYPES,
+    "time": frozenset({"time"}),
     "number": NUMERIC_TYPES,
-    "integer": frozenset({"integer", "decimal"}),
+    "integer": frozenset({"integer", "int32", "decimal"}),
     "boolean": frozenset({"boolean"}),
-    "object": frozenset({"json"}),
-    "array": frozenset({"json"}),
+    "object": frozenset({"json", "struct"}),
+    "array": frozenset({"json", "list"}),
 }
 _LOGICAL_DEFAULT: Final = {
     "string": "string",
     "date": "date",
+    "timestamp": "timestamp",
+    "time": "time",
     "number": "double",
     "integer": "integer",
     "boolean": "boolean",
@@ -92,15 +111,24 @@ _LOGICAL_DEFAULT: Final = {
 # Physical type spellings seen in warehouses and lakes, lower-cased with parameters stripped.
 _PHYSICAL: Final[dict[str, str]] = {
     **dict.fromkeys(
-        ("string", "varchar", "char", "text", "nvarchar", "nchar", "character varying", "uuid"),
+        ("string", "varchar", "char", "text", "nvarchar", "nchar", "character varying",
+         "character", "bpchar"),
         "string",
     ),
+    "uuid": "uuid",
+    **dict.fromkeys(("time", "time without time zone"), "time"),
     **dict.fromkeys(("binary", "bytes", "varbinary", "blob", "bytea"), "binary"),
-    **dict.fromkeys(("json", "jsonb", "variant", "struct", "map", "array", "list"), "json"),
     **dict.fromkeys(
-        ("bigint", "long", "int", "integer", "int64", "int32", "smallint", "tinyint", "int8"),
-        "integer",
+        ("json", "jsonb", "variant", "struct", "map", "array", "list", "record", "object"),
+        "json",
     ),
+    # SQL's int is 32 bits wide; int8 is PostgreSQL's name for bigint.
+    **dict.fromkeys(
+        ("int", "integer", "int4", "int32", "smallint", "int2", "tinyint", "int16", "serial",
+         "smallserial", "mediumint"),
+        "int32",
+    ),
+    **dict.fromkeys(("bigint", "long", "int64", "int8", "bigserial"), "integer"),
     **dict.fromkeys(("float", "float32", "real", "float4"), "float"),
     **dict.fromkeys(("double", "float64", "double precision", "float8"), "double"),
     **dict.fromkeys(("decimal", "numeric"), "decimal"),
@@ -115,7 +143,7 @@ _PHYSICAL: Final[dict[str, str]] = {
     ),
 }
 
-_PARAMS = re.compile(r"^\s*([a-z_ ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+_PARAMS = re.compile(r"^\s*([a-z][a-z0-9_ ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 
 
 class OdcsTypeError(ValueError):
@@ -141,7 +169,8 @@ def from_odcs_types(
         match = _PARAMS.match(physical.lower())
         if match:
             refined = _PHYSICAL.get(match.group(1))
-            if refined == "decimal":
+            if refined in ("decimal", "string"):
+                # varchar(n) carries its length where decimal(p,s) carries precision and scale
                 precision = int(match.group(2)) if match.group(2) else None
                 scale = int(match.group(3)) if match.group(3) else None
     if logical is None:
@@ -156,7 +185,11 @@ def from_odcs_types(
     if refined is None:
         if logical == "number" and number_format == "f32":
             return "float", None, None
+        if logical == "integer" and number_format == "i32":
+            return "int32", None, None
         return _LOGICAL_DEFAULT[logical], None, None
+    if refined == "json" and logical in ("object", "array"):
+        refined = _LOGICAL_DEFAULT[logical]
     if refined not in _LOGICAL_FAMILIES[logical]:
         raise OdcsTypeError(
             "physicalType",
@@ -184,6 +217,11 @@ _TO_ODCS: Final = {
     "binary": ("string", "binary"),
     "json": ("object", "json"),
     "integer": ("integer", "bigint"),
+    "int32": ("integer", "int"),
+    "time": ("date", "time"),
+    "uuid": ("string", "uuid"),
+    "struct": ("object", "struct"),
+    "list": ("array", "array"),
     "float": ("number", "float"),
     "double": ("number", "double"),
     "boolean": ("boolean", "boolean"),
@@ -208,6 +246,8 @@ _JDK_TOKENS: Final = {
     "a": "%p",
     "mm": "%M",
     "ss": "%S",
+    "SSS": "%f",
+    "SSSSSS": "%f",
     "X": "%z",
     "XX": "%z",
     "XXX": "%z",
@@ -249,3 +289,26 @@ def strptime_format(fmt: str) -> str:
             out.append(char)
             i += 1
     return "".join(out)
+
+
+# Patterns the ISO 8601 reader already takes whole (fractions and offsets included); Arrow's
+# strptime handles neither fractions nor ``Z``, so these are read as ISO rather than by pattern.
+_ISO_LAYOUT: Final = re.compile(
+    r"^%Y-%m-%d(?:(?:T|'T'| )%H(?::%M(?::%S(?:[.,]%f)?)?)?(?:%z|Z)?)?$"
+)
+
+
+def parse_format(fmt: str) -> str | None:
+    """The strptime pattern to parse with, or None when the ISO reader does it.
+
+    Raises ValueError naming the token when the pattern cannot be parsed by either.
+    """
+    pattern = strptime_format(fmt)
+    if _ISO_LAYOUT.match(pattern):
+        return None
+    if "%f" in pattern:
+        raise ValueError(
+            f"fractional seconds in date format {fmt!r} can only be read in ISO 8601 layout "
+            "(yyyy-MM-dd'T'HH:mm:ss.SSS)"
+        )
+    return pattern

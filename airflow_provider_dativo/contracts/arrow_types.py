@@ -21,6 +21,9 @@ _SIMPLE: dict[str, pa.DataType] = {
     # Offsets are normalised to UTC on the way in, so one zone describes every stored value.
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "binary": pa.binary(),
+    "int32": pa.int32(),
+    "time": pa.time64("us"),
+    "uuid": pa.uuid(),
     # JSON is kept as its text; Iceberg and Parquet have no portable document type.
     "json": pa.string(),
 }
@@ -36,6 +39,11 @@ def arrow_type(spec: FieldSpec) -> pa.DataType:
         # As in SQL, decimal(p) has no fraction digits; a default scale of 9 would leave
         # decimal(5) unable to hold 1.
         return pa.decimal128(spec.precision, spec.scale or 0)
+    if spec.type == "struct":
+        return pa.struct([arrow_field(child) for child in spec.fields])
+    if spec.type == "list":
+        assert spec.items is not None
+        return pa.list_(arrow_field(spec.items))
     return _SIMPLE[spec.type]
 
 

@@ -124,11 +124,13 @@ def _field_plan(spec: FieldSpec, type_: pa.DataType) -> _FieldPlan:
     bounds: list[tuple[_Rule, str, object]] = []
     if spec.minimum is not None:
         bounds.append(
-            (rule("minimum", f"below minimum {_show(spec.minimum)}"), "less", spec.minimum)
+            (rule("minimum", f"below minimum {_show(spec.minimum)}"),
+             "less_equal" if spec.exclusive_minimum else "less", spec.minimum)
         )
     if spec.maximum is not None:
         bounds.append(
-            (rule("maximum", f"above maximum {_show(spec.maximum)}"), "greater", spec.maximum)
+            (rule("maximum", f"above maximum {_show(spec.maximum)}"),
+             "greater_equal" if spec.exclusive_maximum else "greater", spec.maximum)
         )
     if spec.min_length is not None:
         bounds.append(
@@ -210,6 +212,26 @@ def _duplicates(values: pa.Array) -> pa.Array:
     return pc.fill_null(pc.greater(per_row, 1), False)
 
 
+def _typed_limit(limit: object, type_: pa.DataType) -> object:
+    """A bound in the column's type: ISO text bounds of date and time columns are parsed."""
+    if not isinstance(limit, str):
+        return limit
+    from airflow_provider_dativo.contracts._conform import conform
+
+    spec = FieldSpec("bound", "timestamptz" if getattr(type_, "tz", None) else "timestamp")
+    if pa.types.is_date(type_):
+        spec = FieldSpec("bound", "date")
+    elif pa.types.is_time(type_):
+        spec = FieldSpec("bound", "time")
+    value, _ = conform(pa.array([limit[:10] if spec.type == "date" else limit]), spec, type_)
+    return value[0]
+
+
+def _comparable(values: pa.Array) -> pa.Array:
+    """Extension arrays (uuid) compared by their storage, which Arrow's kernels understand."""
+    return values.storage if isinstance(values, pa.ExtensionArray) else values
+
+
 def _violations(
     plan: _FieldPlan, values: pa.Array, type_bad: pa.Array | None
 ) -> list[tuple[_Rule, pa.Array]]:
@@ -240,11 +262,17 @@ def _violations(
                 pc.less(lengths, limit) if comparison == "shorter" else pc.greater(lengths, limit)
             )
         else:
-            failed = pc.less(values, limit) if comparison == "less" else pc.greater(values, limit)
+            failed = getattr(pc, comparison)(values, _typed_limit(limit, values.type))
         found.append((rule, pc.fill_null(failed, False)))
     if plan.unique_rule is not None:
-        found.append((plan.unique_rule, _duplicates(values)))
+        found.append((plan.unique_rule, _duplicates(_comparable(values))))
     return found
+
+
+def _input_column(inputs: Mapping[str, pa.Array], spec: FieldSpec) -> pa.Array | None:
+    """The source column of ``spec``: its contract name, else its ODCS physicalName."""
+    raw = inputs.get(spec.name)
+    return inputs.get(spec.source_name) if raw is None else raw
 
 
 def check_batch(
@@ -264,7 +292,7 @@ def check_batch(
     inputs: dict[str, pa.Array] = {}
     for name, column in zip(data.schema.names, data.columns, strict=True):
         inputs.setdefault(name, column)
-    known = set(contract.field_names)
+    known = set(contract.field_names) | {f.source_name for f in contract.fields}
     unknown = tuple(dict.fromkeys(n for n in data.schema.names if n not in known))
     load_date = ingest_date or datetime.datetime.now(datetime.UTC).date()
 
@@ -277,7 +305,7 @@ def check_batch(
             conformed.append(filled)
             raws.append(filled)
             continue
-        raw = inputs.get(field_plan.spec.name)
+        raw = _input_column(inputs, field_plan.spec)
         if raw is None:
             raw = pa.nulls(rows)
         values, type_bad = conform(raw, field_plan.spec, field_plan.type)

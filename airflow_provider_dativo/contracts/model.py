@@ -29,10 +29,12 @@ ODCS form (a dativo extension, camelCase as ODCS asks of custom property names).
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -52,6 +54,7 @@ from airflow_provider_dativo.contracts._types import (
     canonical_type,
     from_odcs_types,
     is_partition_transform,
+    parse_format,
     strptime_format,
 )
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
@@ -78,8 +81,9 @@ class FieldSpec:
     primary_key: bool = False
     enum: tuple[Any, ...] | None = None
     pattern: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    # Numbers, or ISO 8601 text for date, timestamp and time columns.
+    minimum: float | str | None = None
+    maximum: float | str | None = None
     min_length: int | None = None
     max_length: int | None = None
     allow_nul: bool = False  # text may contain NUL ("\x00") characters
@@ -89,6 +93,15 @@ class FieldSpec:
     description: str | None = None
     classification: str | None = None
     tags: tuple[str, ...] = ()
+    # The source's name of the column (ODCS physicalName); the contract's name is what lands.
+    physical_name: str | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    min_items: int | None = None
+    max_items: int | None = None
+    # A struct's fields, and a list's element (named "element", as Iceberg names it).
+    fields: tuple[FieldSpec, ...] = ()
+    items: FieldSpec | None = None
 
     def __post_init__(self) -> None:
         # Frozen, so normalise through object.__setattr__; callers may pass lists or aliases.
@@ -97,10 +110,17 @@ class FieldSpec:
             object.__setattr__(self, "enum", tuple(self.enum))
         if not isinstance(self.tags, tuple):
             object.__setattr__(self, "tags", tuple(self.tags))
+        if not isinstance(self.fields, tuple):
+            object.__setattr__(self, "fields", tuple(self.fields))
         for bound in ("minimum", "maximum"):
             value = getattr(self, bound)
-            if value is not None and not isinstance(value, float):
+            if value is not None and not isinstance(value, float | str):
                 object.__setattr__(self, bound, float(value))
+
+    @property
+    def source_name(self) -> str:
+        """The column name the source sends: ``physical_name`` when the contract gives one."""
+        return self.physical_name or self.name
 
 
 @dataclass(frozen=True)
@@ -133,6 +153,17 @@ class Contract:
     retention_days: int | None = None
     partitioning: tuple[PartitionField, ...] = ()
     file_format: str | None = None
+    # Where ``name`` came from: "name", "schema object" or "id" (ODCS makes name optional).
+    name_source: str = dc_field(default="name", compare=False)
+    # Where the contract sits in its document (not rules, so not compared): the schema object
+    # (table) it describes, every object the document has, and that object's table name.
+    schema_object: str | None = dc_field(default=None, compare=False)
+    schema_objects: tuple[str, ...] = dc_field(default=(), compare=False)
+    table_name: str | None = dc_field(default=None, compare=False)  # physicalName, else name
+    # The document as written (JSON text, so the contract stays hashable); the export keeps
+    # every value of it.
+    document: str | None = dc_field(default=None, compare=False, repr=False)
+    warnings: tuple[ConfigIssue, ...] = dc_field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         fields = tuple(self.fields)
@@ -186,15 +217,28 @@ class Contract:
 
 
 class _Issues:
-    """Collects issues so one load reports every problem at once."""
+    """Collects issues so one load reports every problem at once, and warnings beside them."""
 
     def __init__(self, file: str, lines: Mapping[str, int] | None):
         self.file = file
         self.lines = lines or {}
         self.items: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
+
+    def _issue(self, path: str, message: str) -> ConfigIssue:
+        line = self.lines.get(path)
+        probe = path
+        while line is None and probe:
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+            line = self.lines.get(probe)
+        return ConfigIssue(self.file, message, line, path)
 
     def add(self, path: str, message: str) -> None:
-        self.items.append(ConfigIssue(self.file, message, self.lines.get(path), path))
+        self.items.append(self._issue(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(self._issue(path, message))
 
 
 @dataclass
@@ -204,6 +248,8 @@ class _RawField:
     base: str
     values: dict[str, Any]
     paths: dict[str, str]
+    children: list[_RawField] | None = None  # struct fields
+    item: _RawField | None = None  # list element
 
     def path(self, key: str) -> str:
         return self.paths.get(key, self.base)
@@ -221,41 +267,65 @@ class _Parsed:
     fields: list[_RawField]
     partitions: list[_RawPartition]
     top: dict[str, Any]
+    schema_object: str | None = None
+    schema_objects: tuple[str, ...] = ()
+    table_name: str | None = None
 
 
 def is_full_form(data: Mapping[str, Any]) -> bool:
     """Whether ``schema`` uses ODCS schema objects rather than dativo short-form fields."""
     schema = data.get("schema")
     if not isinstance(schema, list):
-        return False
+        # ODCS makes schema optional; a contract without one is still a full-form contract.
+        return schema is None and "type" not in data and "source_type" not in data
     return any(
         isinstance(item, Mapping) and ({"properties", "logicalType", "physicalType"} & item.keys())
         for item in schema
     )
 
 
+def schema_object_names(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Names of a full-form document's schema objects, in order."""
+    return tuple(
+        str(obj.get("name"))
+        for obj in _list(data.get("schema"))
+        if isinstance(obj, Mapping) and obj.get("name") is not None
+    )
+
+
 def contract_from_mapping(
-    data: Mapping[str, Any], *, file: str = "<asset>", lines: Mapping[str, int] | None = None
+    data: Mapping[str, Any],
+    *,
+    file: str = "<asset>",
+    lines: Mapping[str, int] | None = None,
+    schema_object: str | None = None,
 ) -> Contract:
     """Build a :class:`Contract` from a schema-validated asset in either form.
 
-    Raises :class:`ConfigError` listing every semantic problem the JSON Schema cannot express,
-    each located by document path (``schema[1].enum``) and, when ``lines`` knows it, line.
+    A full-form document may hold several schema objects (tables); ``schema_object`` picks one,
+    and without it the first is used. Raises :class:`ConfigError` listing every semantic problem
+    the JSON Schema cannot express, each located by document path (``schema[1].enum``) and,
+    when ``lines`` knows it, line. Findings that do not stop the contract from running are
+    kept in :attr:`Contract.warnings`.
     """
     issues = _Issues(file, lines)
-    parsed = _read_full(data, issues) if is_full_form(data) else _read_short(data, issues)
+    full = is_full_form(data)
+    parsed = (_read_full(data, issues, schema_object) if full else _read_short(data, issues))
     specs = _check_fields(parsed.fields, issues)
-    if not parsed.fields:
+    if not parsed.fields and not full:
         issues.add("schema", "schema must declare at least one field")
     partitions = _check_partitions(parsed.partitions, parsed.fields, issues)
-    for key in ("name", "version"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            issues.add(key, f"{key} is required and must be a non-empty string")
+    name, name_source = _contract_name(data, parsed, full)
+    if name is None:
+        issues.add("name", "name is required and must be a non-empty string")
+    if not isinstance(data.get("version"), str) or not data["version"]:
+        issues.add("version", "version is required and must be a non-empty string")
     if issues.items:
         raise ConfigError(issues.items)
+    assert name is not None
     top = parsed.top
     return Contract(
-        name=data["name"],
+        name=name,
         version=data["version"],
         fields=tuple(specs),
         id=data.get("id"),
@@ -270,7 +340,26 @@ def contract_from_mapping(
         retention_days=(top.get("governance") or {}).get("retention_days"),
         partitioning=tuple(partitions),
         file_format=(top.get("target") or {}).get("file_format"),
+        name_source=name_source,
+        schema_object=parsed.schema_object,
+        schema_objects=parsed.schema_objects,
+        table_name=parsed.table_name,
+        document=json.dumps(data, default=str),
+        warnings=tuple(issues.warnings),
     )
+
+
+def _contract_name(data: Mapping[str, Any], parsed: _Parsed, full: bool) -> tuple[str | None, str]:
+    """The asset name: ``name``, else (ODCS makes it optional) the one schema object's, else id."""
+    if isinstance(data.get("name"), str) and data["name"]:
+        return data["name"], "name"
+    if not full:
+        return None, "name"
+    if len(parsed.schema_objects) == 1:
+        return parsed.schema_objects[0], "schema object"
+    if isinstance(data.get("id"), str) and data["id"]:
+        return data["id"], "id"
+    return None, "name"
 
 
 def _description(value: Any) -> str | None:
@@ -375,7 +464,9 @@ _ODCS_KEYS: Final = {
     "description": "description",
     "classification": "classification",
     "tags": "tags",
+    "physicalName": "physical_name",
 }
+# logicalTypeOptions dativo runs; every other key the official schema allows is kept for export.
 _ODCS_OPTION_KEYS: Final = {
     "pattern": "pattern",
     "minimum": "minimum",
@@ -383,6 +474,8 @@ _ODCS_OPTION_KEYS: Final = {
     "minLength": "min_length",
     "maxLength": "max_length",
     "format": "format",
+    "minItems": "min_items",
+    "maxItems": "max_items",
 }
 # dativo's additions to an ODCS property, in its customProperties.
 _ODCS_FIELD_CUSTOM_PROPERTIES: Final = {"enum": "enum", "allowNul": "allow_nul"}
@@ -405,19 +498,29 @@ def _custom_properties(value: Any, base: str, issues: _Issues) -> dict[str, tupl
     return out
 
 
-def _read_full(data: Mapping[str, Any], issues: _Issues) -> _Parsed:
+def _pick_object(
+    schema: list[Any], wanted: str | None, issues: _Issues
+) -> tuple[int, Mapping[str, Any]]:
+    names = [obj.get("name") if isinstance(obj, Mapping) else None for obj in schema]
+    if wanted is None:
+        index = 0
+    elif wanted in names:
+        index = names.index(wanted)
+    else:
+        listed = ", ".join(str(n) for n in names if n is not None) or "none"
+        issues.add("schema", f"the contract has no schema object {wanted!r}; it has: {listed}")
+        return 0, {}
+    obj = schema[index] if schema and isinstance(schema[index], Mapping) else {}
+    return index, obj
+
+
+def _read_full(data: Mapping[str, Any], issues: _Issues, wanted: str | None = None) -> _Parsed:
     schema = _list(data.get("schema"))
-    if len(schema) > 1:
-        issues.add(
-            "schema[1]",
-            f"a dativo asset describes one table, but schema has {len(schema)} objects; "
-            "split them into one asset each",
-        )
-    obj = schema[0] if schema and isinstance(schema[0], Mapping) else {}
+    index, obj = _pick_object(schema, wanted, issues)
     fields: list[_RawField] = []
     flagged: list[tuple[int, int, str, str]] = []  # (position, order, column, path)
     for i, prop in enumerate(_list(obj.get("properties"))):
-        base = f"schema[0].properties[{i}]"
+        base = f"schema[{index}].properties[{i}]"
         if not isinstance(prop, Mapping):
             issues.add(base, "a property must be a mapping")
             continue
@@ -441,7 +544,16 @@ def _read_full(data: Mapping[str, Any], issues: _Issues) -> _Parsed:
     if not partitions:
         # ODCS's own partition flags only carry identity partitioning; dativo's target wins.
         partitions = [_RawPartition(col, "identity", path) for _, _, col, path in sorted(flagged)]
-    return _Parsed(fields, partitions, top)
+    object_name = obj.get("name") if isinstance(obj.get("name"), str) else None
+    physical = obj.get("physicalName") if isinstance(obj.get("physicalName"), str) else None
+    return _Parsed(
+        fields,
+        partitions,
+        top,
+        schema_object=object_name,
+        schema_objects=schema_object_names(data),
+        table_name=physical or object_name,
+    )
 
 
 def _read_property(prop: Mapping[str, Any], base: str, issues: _Issues) -> _RawField:
@@ -451,14 +563,15 @@ def _read_property(prop: Mapping[str, Any], base: str, issues: _Issues) -> _RawF
         if key in prop:
             values[attr] = prop[key]
             paths[attr] = f"{base}.{key}"
-    options = prop.get("logicalTypeOptions")
-    if isinstance(options, Mapping):
-        for key, attr in _ODCS_OPTION_KEYS.items():
-            if key in options:
-                values[attr] = options[key]
-                paths[attr] = f"{base}.logicalTypeOptions.{key}"
-
     logical, physical = prop.get("logicalType"), prop.get("physicalType")
+    options = prop.get("logicalTypeOptions")
+    options = options if isinstance(options, Mapping) else {}
+    for key, attr in _ODCS_OPTION_KEYS.items():
+        if key in options:
+            values[attr] = options[key]
+            paths[attr] = f"{base}.logicalTypeOptions.{key}"
+    _read_exclusive_bounds(options, values, paths, base)
+
     number_format = values.get("format") if logical in ("number", "integer") else None
     if number_format is not None:
         # ODCS number formats (f32, i64) size the type; they are not value formats.
@@ -470,20 +583,79 @@ def _read_property(prop: Mapping[str, Any], base: str, issues: _Issues) -> _RawF
     except OdcsTypeError as exc:
         issues.add(f"{base}.{exc.key}", str(exc))
         type_, precision, scale = "string", None, None
+    if logical == "timestamp" and physical is None and options.get("timezone") is True:
+        type_ = "timestamptz"
+    children: list[_RawField] | None = None
+    item: _RawField | None = None
+    nested = prop.get("properties")
+    if logical == "object" and isinstance(nested, list) and nested:
+        type_ = "struct"
+        required = options.get("required")
+        wanted = set(required) if isinstance(required, list) else set()
+        children = []
+        for j, child in enumerate(nested):
+            if isinstance(child, Mapping):
+                read = _read_property(child, f"{base}.properties[{j}]", issues)
+                if read.values.get("name") in wanted:
+                    read.values["required"] = True
+                children.append(read)
+    elif logical == "array" and isinstance(prop.get("items"), Mapping):
+        type_ = "list"
+        element = {**prop["items"], "name": "element"}
+        item = _read_property(element, f"{base}.items", issues)
+    elif type_ in ("struct", "list"):
+        type_ = "json"  # a struct or array physicalType without its shape stays JSON text
     values["type"] = type_
     paths["type"] = f"{base}.{type_key}"
-    if precision is not None:
+    if type_ == "string" and precision is not None:
+        # varchar(n): n is a length the values must respect.
+        values.setdefault("max_length", precision)
+        paths.setdefault("max_length", f"{base}.physicalType")
+    elif precision is not None:
         values["precision"] = precision
         paths["precision"] = f"{base}.physicalType"
-    if scale is not None:
+    if scale is not None and type_ == "decimal":
         values["scale"] = scale
         paths["scale"] = f"{base}.physicalType"
+    if "format" in values and type_ in TEMPORAL_TYPES | {"time"}:
+        _read_temporal_format(values, paths, issues)
 
     custom = _custom_properties(prop.get("customProperties"), f"{base}.customProperties", issues)
     for name, attr in _ODCS_FIELD_CUSTOM_PROPERTIES.items():
         if name in custom:
             values[attr], paths[attr] = custom[name]
-    return _RawField(base, values, paths)
+    return _RawField(base, values, paths, children, item)
+
+
+def _read_exclusive_bounds(
+    options: Mapping[str, Any], values: dict[str, Any], paths: dict[str, str], base: str
+) -> None:
+    """v3.0.x flags the bounds as exclusive (a boolean); v3.1.0 gives the bound itself."""
+    for key, bound, flag in (
+        ("exclusiveMinimum", "minimum", "exclusive_minimum"),
+        ("exclusiveMaximum", "maximum", "exclusive_maximum"),
+    ):
+        value = options.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            values[flag] = value
+        else:
+            values[bound], values[flag] = value, True
+            paths[bound] = f"{base}.logicalTypeOptions.{key}"
+
+
+def _read_temporal_format(values: dict[str, Any], paths: dict[str, str], issues: _Issues) -> None:
+    """A format dativo cannot parse with is informational: warn and read ISO 8601 instead."""
+    try:
+        parsed = parse_format(str(values["format"]))
+    except ValueError as exc:
+        issues.warn(paths["format"], f"{exc}; dativo reads this column as ISO 8601 text instead")
+        parsed = None
+    if parsed is None:
+        del values["format"]
+    else:
+        values["format"] = parsed
 
 
 # --- semantic checks -----------------------------------------------------------------------------
@@ -528,7 +700,13 @@ def _check_fields(raw_fields: list[_RawField], issues: _Issues) -> list[FieldSpe
                 values["enum"] = tuple(values["enum"])
             if "tags" in values:
                 values["tags"] = tuple(values["tags"])
-            specs.append(FieldSpec(**values))
+            if raw.children is not None:
+                values["fields"] = tuple(_check_fields(raw.children, issues))
+            if raw.item is not None:
+                element = _check_fields([raw.item], issues)
+                values["items"] = element[0] if element else None
+            if len(issues.items) == before:
+                specs.append(FieldSpec(**values))
     return specs
 
 
@@ -549,9 +727,16 @@ _SHAPES: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
         ("pattern", "format", "description", "classification"),
         (lambda v: isinstance(v, str), "a string"),
     ),
-    **dict.fromkeys(("minimum", "maximum"), (_is_number, "a number")),
     **dict.fromkeys(
-        ("min_length", "max_length", "precision", "scale"), (_is_count, "a non-negative integer")
+        ("minimum", "maximum"),
+        (lambda v: _is_number(v) or isinstance(v, str), "a number (or a date for dates)"),
+    ),
+    **dict.fromkeys(
+        ("min_length", "max_length", "precision", "scale", "min_items", "max_items"),
+        (_is_count, "a non-negative integer"),
+    ),
+    **dict.fromkeys(
+        ("exclusive_minimum", "exclusive_maximum"), (lambda v: isinstance(v, bool), "a boolean")
     ),
     "tags": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(t, str) for t in v),
@@ -588,7 +773,9 @@ def _check_applicability(
         (("enum",), ENUM_TYPES, "enum needs a scalar type"),
         (("pattern", "min_length", "max_length"), frozenset({"string"}), "applies to strings only"),
         (("allow_nul",), TEXT_TYPES, "applies to string and json only"),
-        (("minimum", "maximum"), NUMERIC_TYPES, "applies to numeric types only"),
+        (("minimum", "maximum"), NUMERIC_TYPES | TEMPORAL_TYPES | {"time"},
+         "applies to numeric, date and time types only"),
+        (("min_items", "max_items"), frozenset({"list"}), "applies to arrays only"),
         (("precision", "scale"), frozenset({"decimal"}), "applies to decimal only"),
         (("format",), FORMAT_TYPES, "applies to string, date and timestamp types only"),
     )
@@ -598,10 +785,49 @@ def _check_applicability(
                 issues.add(raw.path(key), f"{key} {why}; field {name!r} is {type_}")
 
 
+def _temporal_bound(type_: str, value: Any) -> Any:
+    """A date, datetime or time bound parsed from its ISO 8601 text; ValueError if it is not."""
+    from datetime import time
+
+    text = str(value)
+    if type_ == "date":
+        return date.fromisoformat(text[:10]) if len(text) > 10 else date.fromisoformat(text)
+    if type_ == "time":
+        return time.fromisoformat(text)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=None) if parsed.tzinfo is not None else parsed
+
+
+def _check_bound_kinds(
+    name: str, values: dict[str, Any], raw: _RawField, issues: _Issues
+) -> None:
+    type_ = values["type"]
+    for key in ("minimum", "maximum"):
+        value = values.get(key)
+        if value is None:
+            continue
+        if type_ in NUMERIC_TYPES and not _is_number(value):
+            issues.add(raw.path(key), f"{key} of numeric field {name!r} must be a number")
+        elif type_ in TEMPORAL_TYPES | {"time"}:
+            try:
+                _temporal_bound(type_, value)
+            except ValueError:
+                issues.add(raw.path(key), f"{key} {value!r} of {type_} field {name!r} is not an "
+                           "ISO 8601 value; write it as 2024-01-31 or 2024-01-31T12:00:00Z")
+
+
 def _check_ranges(name: str, values: dict[str, Any], raw: _RawField, issues: _Issues) -> None:
-    pairs = (("minimum", "maximum"), ("min_length", "max_length"))
+    pairs = (("minimum", "maximum"), ("min_length", "max_length"), ("min_items", "max_items"))
     for low_key, high_key in pairs:
         low, high = values.get(low_key), values.get(high_key)
+        if low_key == "minimum" and values["type"] in TEMPORAL_TYPES | {"time"}:
+            try:
+                low, high = (None if v is None else _temporal_bound(values["type"], v)
+                             for v in (low, high))
+            except ValueError:
+                continue
+        elif low_key == "minimum" and not (_is_number(low) and _is_number(high)):
+            continue
         if low is not None and high is not None and low > high:
             issues.add(raw.path(low_key), f"{low_key} {low} is greater than {high_key} {high}")
     precision, scale = values.get("precision"), values.get("scale")
@@ -683,6 +909,7 @@ def _check_enum(name: str, values: dict[str, Any], raw: _RawField, issues: _Issu
 _FIELD_CHECKS: Final[tuple[Callable[[str, dict[str, Any], _RawField, _Issues], None], ...]] = (
     _check_system_column,
     _check_applicability,
+    _check_bound_kinds,
     _check_ranges,
     _check_pattern,
     _check_format,

@@ -1,4 +1,10 @@
-"""Contract → full ODCS v3.0.2 document, and validation against the official ODCS schema.
+"""Contract → full ODCS document, and validation against the official ODCS schema.
+
+A full-form asset exports as written: it passed the official schema of its own ``apiVersion``
+when it loaded, and every value of it (servers, SLAs, team, quality rules, nested properties)
+is kept. A short-form asset exports as ODCS v3.0.2, with the ODCS sections the short form
+carries as they are (servers, support, price, team, roles, SLAs, authoritative definitions,
+custom properties).
 
 The export is the full form :func:`~.model.contract_from_mapping` reads, so
 ``contract_from_mapping(to_odcs(c)) == c``. Where ODCS has a native place it is used (types,
@@ -15,19 +21,67 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from airflow_provider_dativo.contracts._types import to_odcs_types
-from airflow_provider_dativo.contracts.model import Contract, FieldSpec
-from airflow_provider_dativo.errors import DativoError
+from airflow_provider_dativo.contracts.model import Contract, FieldSpec, is_full_form
+from airflow_provider_dativo.contracts.odcs_schemas import contract_body, validate_official
+
+__all__ = ["API_VERSION", "to_odcs", "validate_official"]
 
 API_VERSION = "v3.0.2"
 
 
+# ODCS sections a short-form asset may carry that dativo does not read: exported unchanged.
+_PASSTHROUGH = (
+    "tenant",
+    "dataProduct",
+    "servers",
+    "support",
+    "price",
+    "roles",
+    "slaDefaultElement",
+    "slaProperties",
+    "authoritativeDefinitions",
+    "contractCreatedTs",
+)
+
+
 def to_odcs(contract: Contract) -> dict[str, Any]:
-    """The full ODCS v3.0.2 document for ``contract``; valid against the official schema."""
+    """The full ODCS document for ``contract``; valid against the official schema."""
+    original = json.loads(contract.document) if contract.document else None
+    if original is not None and is_full_form(original):
+        return contract_body(original)
+    doc = _short_to_odcs(contract)
+    if original is not None:
+        _carry_short_form_sections(original, doc)
+    return doc
+
+
+def _carry_short_form_sections(original: Mapping[str, Any], doc: dict[str, Any]) -> None:
+    for key in _PASSTHROUGH:
+        if key in original:
+            doc[key] = original[key]
+    if isinstance(original.get("team"), list):
+        doc["team"] = original["team"]
+    if isinstance(original.get("description"), Mapping):
+        doc["description"] = original["description"]
+    if isinstance(original.get("customProperties"), list):
+        ours = {item["property"] for item in doc.get("customProperties", [])}
+        doc["customProperties"] = [
+            *doc.get("customProperties", []),
+            *(item for item in original["customProperties"]
+              if isinstance(item, Mapping) and item.get("property") not in ours),
+        ]
+    # Keys only in the original (the short form keeps name, version and status as they are).
+    schema_object = doc["schema"][0]
+    if isinstance(original.get("schema"), list):
+        for spec_doc, prop in zip(original["schema"], schema_object["properties"], strict=False):
+            if isinstance(spec_doc, Mapping) and isinstance(spec_doc.get("examples"), list):
+                prop["examples"] = spec_doc["examples"]
+
+
+def _short_to_odcs(contract: Contract) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "DataContract",
@@ -128,28 +182,6 @@ def _contract_custom_properties(contract: Contract) -> list[dict[str, Any]]:
     if governance:
         custom.append({"property": "governance", "value": governance})
     return custom
-
-
-@lru_cache(maxsize=1)
-def _official_schema() -> Mapping[str, Any]:
-    try:
-        package = resources.files("open_data_contract_standard")
-    except ModuleNotFoundError:
-        raise DativoError(
-            "validating against the official ODCS schema needs the open-data-contract-standard "
-            "package: pip install open-data-contract-standard"
-        ) from None
-    schema: Mapping[str, Any] = json.loads((package / "schema.json").read_text(encoding="utf-8"))
-    return schema
-
-
-def validate_official(doc: Mapping[str, Any]) -> list[str]:
-    """Errors of ``doc`` against the official ODCS JSON Schema, as ``path: message`` lines."""
-    from jsonschema import Draft201909Validator
-
-    validator = Draft201909Validator(_official_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{error.json_path}: {error.message}" for error in errors]
 
 
 def _partition(column: str, transform: str) -> dict[str, Any]:
