@@ -56,7 +56,11 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
         f"- job: `{root.display(Path(job.file))}`",
         f"- asset: `{root.display(Path(job.asset_file))}`",
         f"- validation: {job.validation_mode}",
-        f"- table asset: `{lineage.table_uri(job)}`",
+        f"- table asset: `Asset(\"{lineage.table_uri(job)}\")`, named by its URI; a downstream "
+        f"DAG schedules on it, or on `table_asset(\"{job.dag_id}\""
+        + (f", stream=\"{job.stream}\"" if job.stream else "") + ")` from "
+        "`airflow_provider_dativo`. Each load adds an event whose extra holds `run_id`, `rows`, "
+        "`committed` and `snapshot_id`",
     ]
     if c.owner:
         lines.append(f"- owner: {c.owner}")
@@ -120,9 +124,10 @@ def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
             suffix = "" if spec.stream is None else f"__{task_suffix(spec.stream)}"
             extract = DativoExtractOperator(task_id=f"extract{suffix}", stream=spec.stream,
                                             **common, **queue("extract"))
-            # the table as an Asset: downstream DAGs can schedule on each commit
+            # the table's Asset, published through an alias (lineage.table_alias says why):
+            # downstream DAGs scheduled on it run after each load
             load = DativoLoadOperator(task_id=f"load{suffix}", extract_task_id=extract.task_id,
-                                      stream=spec.stream, outlets=[lineage.table_asset(spec)],
+                                      stream=spec.stream, outlets=[lineage.table_alias(spec)],
                                       **common, **queue("load"))
             validate >> extract >> load
     return dag
