@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from airflow_provider_dativo import cli_connectors
+from airflow_provider_dativo import asset_declarations, cli_connectors
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
@@ -40,12 +40,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         mark = "[green]ok[/]" if not issues else f"[red]{len(issues)} error(s)[/]"
         label = {"registry": "registry"}.get(kind, kind + "s")
         console.print(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  {mark}")
-    for issue in report.all_issues():
+    issues = report.all_issues()
+    folder = asset_declarations.dag_folder(root, args.dags)
+    if folder is not None and (args.dags or not args.paths):
+        found = asset_declarations.clashes(folder, asset_declarations.table_uris(root))
+        clashes = [issue for uri in sorted(found) for issue in found[uri]]
+        mark = "[green]ok[/]" if not clashes else f"[red]{len(clashes)} error(s)[/]"
+        console.print(f"{'DAG files':<11} {folder}: table Assets {mark}", highlight=False)
+        issues += clashes
+    for issue in issues:
         console.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
-    if report.ok:
+    if not issues:
         console.print("[green]all configs are valid[/]")
         return 0
-    console.print(f"[red]{len(report.all_issues())} error(s)[/]; fix them and run "
+    console.print(f"[red]{len(issues)} error(s)[/]; fix them and run "
                   "`dativo validate` again")
     return 1
 
@@ -232,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate configs; every error with file, line, field")
     p.add_argument("paths", nargs="*", help="files or folders to validate (default: all)")
+    p.add_argument("--dags", help="Airflow DAG folder to check for Asset declarations that "
+                   "clash with a table's (default: $AIRFLOW__CORE__DAGS_FOLDER, else <root>/dags)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("list", help="jobs and their DAG ids")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, get_parsing_context
 
+from airflow_provider_dativo import asset_declarations
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.scheduling import DEFAULT_START_DATE
 from airflow_provider_dativo.config.specs import JobSpec, dag_id_for
@@ -60,7 +61,8 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
         f"DAG schedules on it, or on `table_asset(\"{job.dag_id}\""
         + (f", stream=\"{job.stream}\"" if job.stream else "") + ")` from "
         "`airflow_provider_dativo`. Each load adds an event whose extra holds `run_id`, `rows`, "
-        "`committed` and `snapshot_id`",
+        "`committed` and `snapshot_id`. A DAG that gives this URI another name, or uses it as "
+        "the name of another URI, is never triggered: `dativo validate` finds such DAG files",
     ]
     if c.owner:
         lines.append(f"- owner: {c.owner}")
@@ -148,11 +150,25 @@ def build_error_dag(dag_id: str, path: Path, error: ConfigError, root: ConfigRoo
     return dag
 
 
+def add_clashes(dags: dict[str, DAG], specs: dict[str, tuple[JobSpec, ...]],
+                config: ConfigRoot, folder: Path) -> None:
+    """Name in each DAG's doc the DAG files whose Asset declarations clash with its tables."""
+    tables = {lineage.table_uri(spec): config.display(Path(spec.file))
+              for streams in specs.values() for spec in streams}
+    found = asset_declarations.clashes(folder, tables)
+    for dag_id, streams in specs.items():
+        issues = [i for spec in streams for i in found.get(lineage.table_uri(spec), [])]
+        if issues:
+            dags[dag_id].doc_md = (dags[dag_id].doc_md or "") + "\n\n## Asset clashes\n\n" + \
+                "\n".join(f"- {issue}" for issue in issues)
+
+
 def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
     """One DAG per job under ``<root>/jobs/<tenant>/``; only the running DAG when Airflow asks."""
     config = ConfigRoot(root)
     wanted = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
+    specs: dict[str, tuple[JobSpec, ...]] = {}
     for path in config.job_files():
         dag_id = _guess_dag_id(config, path)
         if wanted and dag_id != wanted:
@@ -165,10 +181,17 @@ def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
                     str(path), f"another job already uses DAG id {job.dag_id}; give this job "
                     "a different name or tenant_id", None, "tenant_id")])
             dags[job.dag_id] = build_job_dag(streams, config)
+            specs[job.dag_id] = streams
         except ConfigError as exc:
             log.error("dativo job %s is invalid:\n%s", config.display(path), exc)
             if dag_id in dags:
                 dag_id = f"{dag_id}__{path.parent.name}"
             dags[dag_id] = build_error_dag(dag_id, path, exc, config)
+    if not wanted:  # a running task has no use for its doc: skip reading the DAG folder
+        from airflow.sdk.configuration import conf
+
+        folder = Path(conf.get("core", "dags_folder"))
+        if folder.is_dir():
+            add_clashes(dags, specs, config, folder)
     return dags
 
