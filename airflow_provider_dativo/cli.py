@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from airflow_provider_dativo import cli_connectors, masking
+from airflow_provider_dativo import asset_declarations, cli_connectors, masking
 from airflow_provider_dativo.cli_output import console, err, error_line, styled
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
@@ -38,12 +38,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         label = {"registry": "registry"}.get(kind, kind + "s")
         console.print(styled(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  ",
                              mark))
-    for issue in report.all_issues():
+    issues = report.all_issues()
+    folder = asset_declarations.dag_folder(root, args.dags)
+    if folder is not None and (args.dags or not args.paths):
+        found = asset_declarations.clashes(folder, asset_declarations.table_uris(root))
+        clashes = [issue for uri in sorted(found) for issue in found[uri]]
+        mark = ("ok", "green") if not clashes else (f"{len(clashes)} error(s)", "red")
+        console.print(styled(f"{'DAG files':<11} {folder}: table Assets ", mark))
+        issues += clashes
+    for issue in issues:
         console.print(error_line(issue), soft_wrap=True)
-    if report.ok:
+    if not issues:
         console.print(styled(("all configs are valid", "green")))
         return 0
-    console.print(styled((f"{len(report.all_issues())} error(s)", "red"),
+    console.print(styled((f"{len(issues)} error(s)", "red"),
                          "; fix them and run `dativo validate` again"))
     return 1
 
@@ -237,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate configs; every error with file, line, field")
     p.add_argument("paths", nargs="*", help="files or folders to validate (default: all)")
+    p.add_argument("--dags", help="Airflow DAG folder to check for Asset declarations that "
+                   "clash with a table's (default: $AIRFLOW__CORE__DAGS_FOLDER, else <root>/dags)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("list", help="jobs and their DAG ids")
