@@ -249,7 +249,8 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
         "rule_counts": rule_counts,
         "quarantine": quarantine_files,
         "state": state or None,
-        "seconds": round(time.monotonic() - stats.started, 3),
+        "extract_seconds": (extract_seconds := round(time.monotonic() - stats.started, 3)),
+        "seconds": extract_seconds,  # the old name of extract_seconds, for in-flight readers
     }
     if quarantine_target is not None:
         manifest["quarantine_table"] = manifest_entry(quarantine_target.table_identifier,

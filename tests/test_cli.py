@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,13 @@ from tests.conftest import BIN, REPO, write
 
 def dativo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "dativo"), "--root", str(root), *args], capture_output=True,
-                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN)})
+                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN),
+                                                       **_pythonpath()})
+
+
+def _pythonpath() -> dict[str, str]:
+    """The caller's PYTHONPATH, so a checkout on it is the package the command runs."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 def test_validate_passes_on_the_shipped_configs() -> None:
@@ -53,11 +60,20 @@ def test_run_lands_rows_and_prints_a_summary(config_root: Path) -> None:
     result = dativo(config_root, "run", "jobs/acme/orders.yaml", "--run-id", "cli-1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rows committed" in result.stdout and "8" in result.stdout
+    extract, wall = (float(_summary_value(result.stdout, k))
+                     for k in ("extract seconds", "wall seconds"))
+    assert 0 < extract <= wall  # the wall time takes in the load (the Iceberg commit) as well
     shown = dativo(config_root, "show", "jobs/acme/orders.yaml")
     assert shown.returncode == 0, shown.stderr
     assert "acme.orders" in shown.stdout and "cli-1" in shown.stdout
     again = dativo(config_root, "run", "jobs/acme/orders.yaml", "--run-id", "cli-1")
     assert "already committed" in again.stdout
+
+
+def _summary_value(out: str, key: str) -> str:
+    """The value of one row of the run summary table."""
+    row = next(line for line in out.splitlines() if line.strip("│ ").startswith(key + " "))
+    return row.split("│")[2].strip()
 
 
 def test_run_runs_every_stream_of_a_multi_stream_job(config_root: Path) -> None:
@@ -66,9 +82,14 @@ def test_run_runs_every_stream_of_a_multi_stream_job(config_root: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "extract orders" in out and "extract events" in out
-    assert out.index("stream         │ orders") < out.index("stream         │ events")
+    assert _summary_value(out, "stream") == "orders"
+    assert out.index("│ orders") < out.index("│ events")
     assert "multi_orders" in out and "multi_events" in out
     assert "enum:event_type=1, minimum:duration_ms=1" in out
+    assert out.count("extract seconds") == 2 and out.count("wall seconds") == 3
+    walls = [float(line.split("│")[2]) for line in out.splitlines()
+             if "wall seconds" in line]
+    assert walls[2] >= walls[0] + walls[1]  # the run's wall time covers both streams
     shown = dativo(config_root, "show", job, "--stream", "events")
     assert shown.returncode == 0, shown.stderr
     assert "demo.multi_events" in shown.stdout and "│ rows" in shown.stdout
