@@ -113,6 +113,26 @@ def test_run_reports_config_errors_without_a_traceback(config_root: Path) -> Non
     assert "'source_connector' is required" in result.stderr
 
 
+def test_discover_keeps_the_connectors_info_logs_for_verbose(config_root: Path) -> None:
+    script = Path(__file__).parent / "engines" / "airbyte_script.py"
+    write(config_root / "connectors/faker.yaml", f"""\
+type: faker
+version: 1.0.0
+default_engine:
+  type: airbyte
+  command: [{sys.executable}, {script}]
+""")
+    for flag in ("--columns", "--verbose"):  # --verbose: the older name of --columns
+        quiet = dativo(config_root, "discover", "--connector", "faker", flag)
+        assert quiet.returncode == 0, quiet.stderr
+        assert "age: integer" in quiet.stdout
+        assert "discovering streams" not in quiet.stdout + quiet.stderr
+    loud = dativo(config_root, "-v", "discover", "--connector", "faker")
+    assert loud.returncode == 0, loud.stderr
+    assert "[faker] discovering streams" in loud.stderr
+    assert "age: integer" not in loud.stdout  # -v is the log, not the columns
+
+
 @pytest.mark.parametrize("asset", sorted(str(p.relative_to(REPO))
                                          for p in (REPO / "assets").glob("*/*/*.yaml")))
 def test_every_asset_exports_to_the_official_odcs_schema(asset: str, tmp_path: Path) -> None:
