@@ -9,9 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from airflow_provider_dativo.config import env_refs
 from airflow_provider_dativo.config.loader import ConfigRoot
-from airflow_provider_dativo.config.specs import ConnectorRecipe, merge
+from airflow_provider_dativo.config.specs import ConnectionLayer, ConnectorRecipe, resolve_layers
 from airflow_provider_dativo.engines.base import SourceEngine
 from airflow_provider_dativo.errors import EngineError
 
@@ -47,8 +46,8 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
         job = root.load_job(args.job)
         return job.source.type, open_source(job, job.resolved_source_connection())
     recipe = _recipe(root, args.connector)
-    connection = env_refs.resolve(merge(recipe.connection, _settings(args.set)),
-                                  file=recipe.file, path="connection")
+    connection = resolve_layers((recipe.connection_layer(),
+                                 ConnectionLayer("--set", "", _settings(args.set))))
     engine_type = args.engine or recipe.default_engine.type
     if engine_type == "airbyte":
         from airflow_provider_dativo.engines.airbyte import from_recipe

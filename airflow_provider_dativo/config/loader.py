@@ -16,6 +16,7 @@ from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
+    ConnectionLayer,
     ConnectorRecipe,
     EngineSpec,
     IncrementalSpec,
@@ -118,6 +119,7 @@ def _recipe(doc: YamlDocument) -> ConnectorRecipe:
         secret_envs=secret_envs,
         name=data.get("name"),
         description=data.get("description"),
+        lines=doc.lines,
     )
 
 
@@ -345,6 +347,13 @@ class ConfigRoot:
                 source_plugin=src_cfg.get("plugin"),
                 scheduling=scheduling,
                 stream=item["object"] if key else None,
+                source_layers=(source.connection_layer(), *(
+                    ConnectionLayer(str(path), field, values, doc.lines) for field, values in (
+                        ("source.connection", src_cfg.get("connection", {})),
+                        (join_path(key, "connection"), item.get("connection", {})))
+                    if values)),
+                target_layers=(target.connection_layer(), ConnectionLayer(
+                    str(path), "target.connection", tgt_cfg.get("connection", {}), doc.lines)),
             ))
         return tuple(specs)
 

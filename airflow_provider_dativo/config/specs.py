@@ -6,7 +6,8 @@ Connection settings stay as written, ``${VAR}`` references included; they are re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo.config import airflow_refs, env_refs
 from airflow_provider_dativo.config.scheduling import SchedulingSpec
+from airflow_provider_dativo.config.yaml_loader import join_path, parent_path
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.contracts import Contract
@@ -49,6 +51,51 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
 
 
 @dataclass(frozen=True)
+class ConnectionLayer:
+    """One file's share of a merged connection: the settings it writes, and where."""
+
+    file: str
+    prefix: str  # where the connection mapping sits in the file: connection, source.connection
+    values: Mapping[str, Any]
+    lines: Mapping[str, int] = field(default_factory=dict)  # the field paths and their lines
+
+    def holds(self, rel: str) -> bool:
+        """Whether this layer writes the value at ``rel`` (a path inside the connection)."""
+        item: Any = self.values
+        for token in re.findall(r"\[(\d+)\]|([^.\[\]]+)", rel):
+            index, key = token
+            if isinstance(item, Mapping) and not index and key in item:
+                item = item[key]
+            elif isinstance(item, list | tuple) and index and int(index) < len(item):
+                item = item[int(index)]
+            else:
+                return False
+        return True
+
+    def where(self, rel: str) -> tuple[str, int | None, str]:
+        path = self.prefix + rel if rel[:1] == "[" else join_path(self.prefix, rel)
+        probe = path
+        while probe and probe not in self.lines:
+            probe = parent_path(probe)
+        return self.file, self.lines.get(probe), path
+
+
+def resolve_layers(layers: Sequence[ConnectionLayer], env: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """The layers merged (later ones win key by key) with their ``${VAR}`` references
+    resolved; a missing variable is reported in the file and line that references it."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = merge(merged, layer.values)
+
+    def origin(rel: str) -> tuple[str, int | None, str]:
+        layer = next((x for x in reversed(layers) if x.holds(rel)), layers[-1])
+        return layer.where(rel)
+
+    return env_refs.resolve(merged, env, origin=origin)
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     type: str
     image: str | None = None
@@ -77,6 +124,10 @@ class ConnectorRecipe:
     secret_envs: tuple[str, ...]  # env vars named by auth entries; their values get masked
     name: str | None = None
     description: str | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)  # the recipe's fields, by line
+
+    def connection_layer(self) -> ConnectionLayer:
+        return ConnectionLayer(self.file, "connection", self.connection, self.lines)
 
     def engine(self, engine_type: str) -> EngineSpec:
         if engine_type == self.default_engine.type:
@@ -136,6 +187,10 @@ class JobSpec:
     source_plugin: str | None = None  # custom_plugin reader named by the job, else the recipe's
     scheduling: SchedulingSpec = field(default_factory=SchedulingSpec)
     stream: str | None = None  # the stream's name in a multi-stream job; None for one stream
+    # the files the connections are merged from (recipe, then job), for errors that name the
+    # file and line a value comes from; empty: every value is the job file's
+    source_layers: tuple[ConnectionLayer, ...] = ()
+    target_layers: tuple[ConnectionLayer, ...] = ()
 
     @property
     def dag_id(self) -> str:
@@ -146,14 +201,18 @@ class JobSpec:
         return tuple(dict.fromkeys(self.source.secret_envs + self.target.secret_envs))
 
     def resolved_source_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        resolved = env_refs.resolve(self.source_connection, env, file=self.file,
-                                    path="source.connection")
-        return airflow_refs.resolve(resolved, file=self.file, path="source.connection")
+        return self._resolved("source", self.source_connection, self.source_layers, env)
 
     def resolved_target_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        resolved = env_refs.resolve(self.target_connection, env, file=self.file,
-                                    path="target.connection")
-        return airflow_refs.resolve(resolved, file=self.file, path="target.connection")
+        return self._resolved("target", self.target_connection, self.target_layers, env)
+
+    def _resolved(self, role: str, connection: Mapping[str, Any],
+                  layers: tuple[ConnectionLayer, ...], env: Mapping[str, str] | None
+                  ) -> dict[str, Any]:
+        path = f"{role}.connection"
+        resolved = (resolve_layers(layers, env) if layers
+                    else env_refs.resolve(connection, env, file=self.file, path=path))
+        return airflow_refs.resolve(resolved, file=self.file, path=path)
 
 
 def dag_id_for(tenant_id: str, job_name: str) -> str:

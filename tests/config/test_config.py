@@ -66,6 +66,28 @@ def test_references_stay_unresolved_until_run_time(config_root: Path) -> None:
     assert job.secret_envs[0] == "STRIPE_API_KEY"
 
 
+def test_a_missing_variable_is_reported_where_it_is_referenced(config_root: Path) -> None:
+    recipe = config_root / "connectors/stripe.yaml"
+    recipe.write_text(recipe.read_text().replace(
+        'connection:\n  start_date: "2024-01-01T00:00:00Z"\n',
+        'connection:\n  start_date: "${RECIPE_START}"\n  account:\n'
+        '    id: "${STRIPE_ACCOUNT_ID}"\n  tags: [a, "${STRIPE_TAG}"]\n'))
+    job = ConfigRoot(config_root).load_job(config_root / "jobs/acme/stripe_customers.yaml")
+    with pytest.raises(ConfigError) as info:
+        job.resolved_source_connection({})
+    found = {(Path(i.file).name, i.line, i.path) for i in info.value.issues}
+    assert found == {
+        ("stripe_customers.yaml", 12, "source.connection.client_secret"),  # the job's value
+        ("stripe.yaml", 20, "connection.account.id"),  # the recipe's, nested
+        ("stripe.yaml", 21, "connection.tags[1]"),
+    }  # the recipe's start_date and its ${RECIPE_START} are overridden by the job: not asked
+    assert "STRIPE_ACCOUNT_ID is not set" in str(info.value)
+    resolved = job.resolved_source_connection({"STRIPE_API_KEY": "k", "STRIPE_ACCOUNT_ID": "a",
+                                               "STRIPE_TAG": "t"})
+    assert resolved["account"] == {"id": "a"} and resolved["tags"] == ["a", "t"]
+    assert resolved["start_date"] == "2024-01-01T00:00:00Z"
+
+
 def test_job_spec_is_immutable(config_root: Path) -> None:
     job = ConfigRoot(config_root).load_job(config_root / "jobs/acme/orders.yaml")
     with pytest.raises(dataclasses.FrozenInstanceError):
