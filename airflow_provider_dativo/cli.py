@@ -43,8 +43,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         console.print(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  {mark}")
     for issue in report.all_issues():
         console.print(f"[red]error[/] {issue}", highlight=False, soft_wrap=True)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/] {warning}", highlight=False, soft_wrap=True)
     if report.ok:
-        console.print("[green]all configs are valid[/]")
+        noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+        console.print(f"[green]all configs are valid[/]{noted}")
         return 0
     console.print(f"[red]{len(report.all_issues())} error(s)[/]; fix them and run "
                   "`dativo validate` again")

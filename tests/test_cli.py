@@ -47,6 +47,18 @@ def test_validate_lists_every_error_and_fails(config_root: Path) -> None:
     assert "jobs" in out and "1 invalid" in out
 
 
+def test_validate_warns_of_an_asset_without_source_type(config_root: Path) -> None:
+    asset = config_root / "assets/file/v1.0/orders.yaml"
+    asset.write_text(asset.read_text().replace("source_type: file\n", ""))
+    result = dativo(config_root, "validate")
+    assert result.returncode == 0, result.stdout  # a warning does not fail the validation
+    out = " ".join(result.stdout.split())
+    assert ("warning assets/file/v1.0/orders.yaml: source_type: the asset declares no "
+            "source_type") in out
+    assert "(a job reads it with 'file'); add source_type: file" in out
+    assert "all configs are valid (1 warning(s))" in out  # one line per asset, not per job
+
+
 def test_list_shows_jobs_and_dag_ids(config_root: Path) -> None:
     write(config_root / "jobs/globex/bad.yaml", "tenant_id: globex\n")
     result = dativo(config_root, "list")

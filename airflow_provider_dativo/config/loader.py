@@ -129,6 +129,8 @@ class ValidationReport:
 
     files: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     issues: dict[str, list[ConfigIssue]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    # what is valid but likely a mistake; it does not fail the validation
+    warnings: list[ConfigIssue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -284,6 +286,14 @@ class ConfigRoot:
                     doc.file, f"asset '{item['asset']}' does not match the contract name "
                     f"'{contract.name}' in {item['asset_path']}",
                     doc.line_of(join_path(key, "asset")), join_path(key, "asset")))
+            connector = data["source_connector"]
+            if contract is not None and contract.source_type not in (None, connector):
+                where = join_path(key, "asset_path")
+                issues.append(ConfigIssue(
+                    doc.file, f"{item['asset_path']} is an asset of source_type "
+                    f"'{contract.source_type}', and this job's source_connector is "
+                    f"'{connector}'; use an asset written for {connector}, or set the asset's "
+                    f"source_type to {connector}", doc.line_of(where), where))
 
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
@@ -391,8 +401,21 @@ class ConfigRoot:
                 "job": lambda p=path: self.load_streams(p),
             }
             try:
-                loader[kind]()
+                loaded = loader[kind]()
             except ConfigError as exc:
                 seen = set(report.all_issues())
                 report.issues[kind].extend(i for i in exc.issues if i not in seen)
+                continue
+            if kind == "job":
+                report.warnings.extend(w for w in untyped_asset_warnings(self, loaded)
+                                       if w not in report.warnings)
         return report
+
+
+def untyped_asset_warnings(root: ConfigRoot, specs: tuple[JobSpec, ...]) -> list[ConfigIssue]:
+    """Assets that name no source_type: any connector's job may read them unchecked."""
+    return [ConfigIssue(
+        root.display(Path(spec.asset_file)), f"the asset declares no source_type, so it is not "
+        f"checked against the connector of the jobs that read it (a job reads it with "
+        f"'{spec.source.type}'); add source_type: {spec.source.type}",
+        None, "source_type") for spec in specs if spec.contract.source_type is None]

@@ -28,6 +28,7 @@ def issues_of(root: Path, job: str) -> list[str]:
 def test_every_shipped_config_is_valid() -> None:
     report = ConfigRoot(REPO).validate()
     assert report.all_issues() == []
+    assert report.warnings == []  # every shipped asset names its source_type
     assert len(report.files["job"]) >= 4
     assert {Path(f).parts[1] for f in report.files["job"]} >= {"acme", "globex"}
 
@@ -97,6 +98,18 @@ def test_job_spec_is_immutable(config_root: Path) -> None:
     assert job.dag_id == "dativo__acme__orders"
     assert job.contract.name == "orders"
     assert job.source_connection["format"] == "csv"  # recipe default merged in
+
+
+def test_an_asset_of_another_connector_is_refused(config_root: Path) -> None:
+    job = config_root / "jobs/acme/orders.yaml"
+    write(job, job.read_text().replace("asset: orders\nasset_path: assets/file/v1.0/orders.yaml",
+                                       "asset: pg_customers\n"
+                                       "asset_path: assets/postgres/v1.0/customers.yaml"))
+    found = [i.split("/config/", 1)[1] for i in issues_of(config_root, "jobs/acme/orders.yaml")]
+    assert found == ["jobs/acme/orders.yaml:8: asset_path: assets/postgres/v1.0/customers.yaml "
+                     "is an asset of source_type 'postgres', and this job's source_connector "
+                     "is 'file'; use an asset written for file, or set the asset's source_type "
+                     "to file"], found
 
 
 def test_all_schema_errors_are_reported_with_line_and_field(config_root: Path) -> None:
