@@ -120,6 +120,7 @@ def _recipe(doc: YamlDocument) -> ConnectorRecipe:
         name=data.get("name"),
         description=data.get("description"),
         lines=doc.lines,
+        modes=tuple(data["modes"]) if "modes" in data else None,
     )
 
 
@@ -304,12 +305,12 @@ class ConfigRoot:
             issues += reg.job_rule_issues(doc, entries, role="source",
                                           connector=data["source_connector"],
                                           engine=source_engine, mode=mode,
-                                          incremental=src_cfg.get("incremental"))
+                                          incremental=src_cfg.get("incremental"), recipe=source)
         if entries and target is not None:
             issues += reg.job_rule_issues(doc, entries, role="target",
                                           connector=data["target_connector"],
                                           engine=target.default_engine.type, mode=mode,
-                                          incremental=None)
+                                          incremental=None, recipe=target)
         for key, item in items:
             conn_path = merge(src_cfg.get("connection", {}), item.get("connection", {})).get("path")
             if conn_path is not None and "://" not in str(conn_path):
@@ -406,6 +407,12 @@ class ConfigRoot:
                 seen = set(report.all_issues())
                 report.issues[kind].extend(i for i in exc.issues if i not in seen)
                 continue
+            if kind == "connector":  # its modes against the registry, used by a job or not
+                try:
+                    entries = self.registry()
+                except ConfigError:
+                    entries = {}  # reported as the registry's own issues
+                report.issues[kind].extend(reg.recipe_mode_issues(loaded, entries))
             if kind == "job":
                 report.warnings.extend(w for w in untyped_asset_warnings(self, loaded)
                                        if w not in report.warnings)

@@ -125,6 +125,7 @@ class ConnectorRecipe:
     name: str | None = None
     description: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict)  # the recipe's fields, by line
+    modes: tuple[str, ...] | None = None  # narrows the registry entry's modes; None: as is
 
     def connection_layer(self) -> ConnectionLayer:
         return ConnectionLayer(self.file, "connection", self.connection, self.lines)

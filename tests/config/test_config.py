@@ -112,6 +112,35 @@ def test_an_asset_of_another_connector_is_refused(config_root: Path) -> None:
                      "to file"], found
 
 
+def test_a_recipe_may_narrow_the_registrys_modes(config_root: Path) -> None:
+    recipe = config_root / "connectors/postgres.yaml"
+    original = recipe.read_text()
+    job = config_root / "jobs/acme/pg_customers.yaml"
+    write(job, "mode: cloud\n" + job.read_text())  # the registry allows postgres in cloud
+    assert ConfigRoot(config_root).load_job(job).mode == "cloud"
+    write(recipe, original.replace("default_engine:", "modes: [self_hosted]\ndefault_engine:"))
+    found = issues_of(config_root, "jobs/acme/pg_customers.yaml")
+    assert len(found) == 1 and "pg_customers.yaml:1: mode: recipe rule:" in found[0]
+    assert ("registry/connectors.yaml allows 'postgres' in cloud mode, but its recipe "
+            f"{recipe} narrows it to self_hosted") in found[0]
+    write(job, job.read_text().replace("mode: cloud\n", ""))
+    assert ConfigRoot(config_root).load_job(job).mode == "self_hosted"  # within both
+
+
+def test_a_recipe_cannot_widen_the_registrys_modes(config_root: Path) -> None:
+    recipe = config_root / "connectors/file.yaml"  # the registry: self_hosted only
+    write(recipe, recipe.read_text().replace("default_engine:",
+                                             "modes: [self_hosted, cloud]\ndefault_engine:"))
+    line = recipe.read_text().splitlines().index("modes: [self_hosted, cloud]") + 1
+    expected = (f"{recipe}:{line}: modes: mode(s) cloud are not allowed for 'file' by "
+                "registry/connectors.yaml (modes: self_hosted); a recipe's modes may only narrow "
+                "the registry's: remove them here, or allow them in the registry")
+    assert issues_of(config_root, "jobs/acme/orders.yaml") == [expected]
+    report = ConfigRoot(config_root).validate()
+    assert [str(i) for i in report.issues["connector"]] == [expected]  # once, not per job
+    assert report.issues["job"] == []
+
+
 def test_all_schema_errors_are_reported_with_line_and_field(config_root: Path) -> None:
     write(config_root / "jobs/acme/broken.yaml", """\
 tenant_id: acme
