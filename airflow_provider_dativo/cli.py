@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -48,8 +49,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         issues += clashes
     for issue in issues:
         console.print(error_line(issue), soft_wrap=True)
+    for warning in report.warnings:
+        console.print(styled(("warning", "yellow"), f" {warning}"), soft_wrap=True)
     if not issues:
-        console.print(styled(("all configs are valid", "green")))
+        noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+        console.print(styled(("all configs are valid", "green"), noted))
         return 0
     console.print(styled((f"{len(issues)} error(s)", "red"),
                          "; fix them and run `dativo validate` again"))
@@ -97,11 +101,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # The read reports what a connection check would, so the check is asked for, not
         # assumed. Without it the extract resolves the source and target itself, after
         # starting the connector, so the connector's start-up overlaps opening the target.
+        started = time.monotonic()
         if args.check:
             runner.validate_step(streams[0])
         results = [(job, *_run_stream(job, run_id)) for job in streams]
     table = Table(title="run summary", show_header=False)
-    for job, manifest, result in results:
+    for job, manifest, result, wall in results:
         if job.stream:
             table.add_section()
             table.add_row("stream", job.stream)
@@ -121,14 +126,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         if manifest.get("quarantine"):
             table.add_row("quarantine", "\n".join(manifest["quarantine"]))
         table.add_row("snapshot", str(result.snapshot_id))
-        table.add_row("seconds", str(manifest.get("seconds")))
+        # the extract alone (read, check, stage), as the manifest records it; a manifest
+        # written before the key existed has it only as "seconds"
+        extract = manifest.get("extract_seconds", manifest.get("seconds"))
+        table.add_row("extract seconds", "-" if extract is None else f"{extract:.3f}")
+        table.add_row("wall seconds", f"{wall:.3f}")
+    if len(results) > 1 or args.check:
+        table.add_section()
+        table.add_row("run wall seconds", f"{time.monotonic() - started:.3f}")
     console.print(table)
     return 0
 
 
-def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult]:
-    """Extract (with a progress bar) and load one stream of a job."""
+def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult, float]:
+    """Extract (with a progress bar) and load one stream of a job; the wall seconds of both."""
     from airflow_provider_dativo import runner
+
+    started = time.monotonic()
 
     label = "extract" if job.stream is None else f"extract {job.stream}"
     label = label.replace("{", "{{").replace("}", "}}")  # the column formats it with the task
@@ -145,7 +159,8 @@ def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult
 
         manifest = runner.extract_step(job, run_id, progress=show)
         bar.update(task, total=1, completed=1, rows=f"{manifest['rows']:,}")
-    return manifest, runner.load_step(job, manifest)
+    result = runner.load_step(job, manifest)
+    return manifest, result, time.monotonic() - started
 
 
 def cmd_contract_export(args: argparse.Namespace) -> int:
