@@ -83,13 +83,17 @@ class ConnectionLayer:
         return self.file, self.lines.get(probe), path
 
 
-def resolve_layers(layers: Sequence[ConnectionLayer], env: Mapping[str, str] | None = None
-                   ) -> dict[str, Any]:
+def resolve_layers(layers: Sequence[ConnectionLayer], env: Mapping[str, str] | None = None,
+                   merged: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The layers merged (later ones win key by key) with their ``${VAR}`` references
-    resolved; a missing variable is reported in the file and line that references it."""
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = merge(merged, layer.values)
+    resolved; a missing variable is reported in the file and line that references it.
+
+    A job passes its own merged connection as ``merged``: that stays the one source of the
+    values, and the layers only say where each came from."""
+    if merged is None:
+        merged = {}
+        for layer in layers:
+            merged = merge(merged, layer.values)
 
     def origin(rel: str) -> tuple[str, int | None, str]:
         layer = next((x for x in reversed(layers) if x.holds(rel)), layers[-1])
@@ -217,7 +221,7 @@ class JobSpec:
         recipe = self.source if role == "source" else self.target
         values = os.environ if env is None else env
         masking.register(values.get(name) for name in recipe.secret_envs)
-        resolved = (resolve_layers(layers, env) if layers
+        resolved = (resolve_layers(layers, env, connection) if layers
                     else env_refs.resolve(connection, env, file=self.file, path=path))
         resolved = airflow_refs.resolve(resolved, file=self.file, path=path)
         masking.register_settings(resolved)
