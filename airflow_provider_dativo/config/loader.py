@@ -17,6 +17,8 @@ from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.collisions import collision_issues, job_claim
+from airflow_provider_dativo.config.governance import override_issues
+from airflow_provider_dativo.config.governance import resolve as resolve_governance
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
@@ -122,6 +124,7 @@ def _recipe(doc: YamlDocument) -> ConnectorRecipe:
         secret_envs=secret_envs,
         name=data.get("name"),
         description=data.get("description"),
+        governance=freeze(data.get("governance", {})),
     )
 
 
@@ -296,6 +299,8 @@ class ConfigRoot:
         for (key, item), contract in zip(items, contracts, strict=True):
             if contract is not None:
                 issues += binding_issues(doc, key, item, contract)
+        if None not in contracts:
+            issues += override_issues(doc, contracts)
 
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
@@ -363,6 +368,10 @@ class ConfigRoot:
                 source_plugin=src_cfg.get("plugin"),
                 scheduling=scheduling,
                 stream=item["object"] if key else None,
+                governance=resolve_governance(
+                    data, self.display(path), contract, item["asset_path"],
+                    [("source recipe", self.display(Path(source.file)), source.governance),
+                     ("target recipe", self.display(Path(target.file)), target.governance)]),
             ))
         return tuple(specs)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo import masking
 from airflow_provider_dativo.config import airflow_refs, env_refs
+from airflow_provider_dativo.config.governance import Governance
 from airflow_provider_dativo.config.scheduling import SchedulingSpec
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ class ConnectorRecipe:
     secret_envs: tuple[str, ...]  # env vars named by auth entries; their values get masked
     name: str | None = None
     description: str | None = None
+    # defaults for the governance of every table the connector feeds or holds
+    governance: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def engine(self, engine_type: str) -> EngineSpec:
         if engine_type == self.default_engine.type:
@@ -139,6 +142,8 @@ class JobSpec:
     source_plugin: str | None = None  # custom_plugin reader named by the job, else the recipe's
     scheduling: SchedulingSpec = field(default_factory=SchedulingSpec)
     stream: str | None = None  # the stream's name in a multi-stream job; None for one stream
+    # effective governance: job over contract over recipe defaults (config/governance.py)
+    governance: Governance = field(default_factory=Governance)
 
     @property
     def dag_id(self) -> str:
