@@ -26,8 +26,13 @@ JOB = "jobs/acme/orders.yaml"
 
 
 def aws_job(config_root: Path, bucket: str) -> None:
+    """The orders job reading its CSV files from S3 and landing them there, both sides with
+    the same Airflow AWS connection."""
     path = config_root / JOB
-    path.write_text(path.read_text() + f"""staging:
+    text = path.read_text().replace(
+        "    path: examples/data/orders/*.csv\n",
+        f"    path: s3://{bucket}/in/*.csv\n    aws_conn_id: lake_aws\n")
+    path.write_text(text + f"""staging:
   root: s3://{bucket}/staging
 target:
   connection:
@@ -46,6 +51,8 @@ def test_outside_airflow_the_reference_is_an_error_naming_it(config_root: Path) 
         job.resolved_target_connection()
     [issue] = info.value.issues
     assert issue.path == "target.connection.aws_conn_id"
+    with pytest.raises(ConfigError, match=r"source\.connection\.aws_conn_id"):
+        job.resolved_source_connection()
     assert "aws_conn_id 'lake_aws'" in issue.message and "Airflow task" in issue.message
 
 
@@ -68,6 +75,9 @@ def test_a_job_lands_on_s3_with_the_airflow_aws_connection(
         airflow_env: dict[str, str], config_root: Path, s3_server: S3Server) -> None:
     bucket = s3_server.new_bucket()
     aws_job(config_root, bucket)
+    for csv in sorted((config_root / "examples/data/orders").glob("*.csv")):
+        s3_server.client().put_object(Bucket=bucket, Key=f"in/{csv.name}",
+                                      Body=csv.read_bytes())
     conn = {"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY,
             "extra": {"region_name": s3_server.region, "endpoint_url": s3_server.endpoint}}
     # no AWS_* variables: endpoint and keys can only come from the connection
