@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_dativo.lazy_exports import lazy_exports
+
 __version__ = "0.1.0"
+
+# table_asset builds an Airflow Asset: imported on first use, so `dativo` and the core never
+# import Airflow for it
+__getattr__ = lazy_exports(__name__, {"table_asset": "operators.lineage"})
+__all__ = ["get_provider_info", "table_asset"]
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -15,7 +16,7 @@ from rich.console import Group
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from airflow_provider_dativo import cli_connectors, masking
+from airflow_provider_dativo import asset_declarations, cli_connectors, masking
 from airflow_provider_dativo.cli_output import console, err, error_line, styled
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
@@ -39,12 +40,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         label = {"registry": "registry"}.get(kind, kind + "s")
         console.print(styled(f"{label:<11} {len(files):>4} file(s)  {len(bad):>3} invalid  ",
                              mark))
-    for issue in report.all_issues():
+    issues = report.all_issues()
+    folder = asset_declarations.dag_folder(root, args.dags)
+    if folder is not None and (args.dags or not args.paths):
+        found = asset_declarations.clashes(folder, asset_declarations.table_uris(root))
+        clashes = [issue for uri in sorted(found) for issue in found[uri]]
+        mark = ("ok", "green") if not clashes else (f"{len(clashes)} error(s)", "red")
+        console.print(styled(f"{'DAG files':<11} {folder}: table Assets ", mark))
+        issues += clashes
+    for issue in issues:
         console.print(error_line(issue), soft_wrap=True)
-    if report.ok:
-        console.print(styled(("all configs are valid", "green")))
+    for warning in report.warnings:
+        console.print(styled(("warning", "yellow"), f" {warning}"), soft_wrap=True)
+    if not issues:
+        noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+        console.print(styled(("all configs are valid", "green"), noted))
         return 0
-    console.print(styled((f"{len(report.all_issues())} error(s)", "red"),
+    console.print(styled((f"{len(issues)} error(s)", "red"),
                          "; fix them and run `dativo validate` again"))
     return 1
 
@@ -90,11 +102,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # The read reports what a connection check would, so the check is asked for, not
         # assumed. Without it the extract resolves the source and target itself, after
         # starting the connector, so the connector's start-up overlaps opening the target.
+        started = time.monotonic()
         if args.check:
             runner.validate_step(streams[0])
         results = [(job, *_run_stream(job, run_id)) for job in streams]
     table = Table(title="run summary", show_header=False)
-    for job, manifest, result in results:
+    for job, manifest, result, wall in results:
         if job.stream:
             table.add_section()
             table.add_row("stream", job.stream)
@@ -114,14 +127,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         if manifest.get("quarantine"):
             table.add_row("quarantine", "\n".join(manifest["quarantine"]))
         table.add_row("snapshot", str(result.snapshot_id))
-        table.add_row("seconds", str(manifest.get("seconds")))
+        # the extract alone (read, check, stage), as the manifest records it; a manifest
+        # written before the key existed has it only as "seconds"
+        extract = manifest.get("extract_seconds", manifest.get("seconds"))
+        table.add_row("extract seconds", "-" if extract is None else f"{extract:.3f}")
+        table.add_row("wall seconds", f"{wall:.3f}")
+    if len(results) > 1 or args.check:
+        table.add_section()
+        table.add_row("run wall seconds", f"{time.monotonic() - started:.3f}")
     console.print(table)
     return 0
 
 
-def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult]:
-    """Extract (with a progress bar) and load one stream of a job."""
+def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult, float]:
+    """Extract (with a progress bar) and load one stream of a job; the wall seconds of both."""
     from airflow_provider_dativo import runner
+
+    started = time.monotonic()
 
     label = "extract" if job.stream is None else f"extract {job.stream}"
     label = label.replace("{", "{{").replace("}", "}}")  # the column formats it with the task
@@ -138,7 +160,8 @@ def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult
 
         manifest = runner.extract_step(job, run_id, progress=show)
         bar.update(task, total=1, completed=1, rows=f"{manifest['rows']:,}")
-    return manifest, runner.load_step(job, manifest)
+    result = runner.load_step(job, manifest)
+    return manifest, result, time.monotonic() - started
 
 
 def cmd_contract_export(args: argparse.Namespace) -> int:
@@ -262,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate configs; every error with file, line, field")
     p.add_argument("paths", nargs="*", help="files or folders to validate (default: all)")
+    p.add_argument("--dags", help="Airflow DAG folder to check for Asset declarations that "
+                   "clash with a table's (default: $AIRFLOW__CORE__DAGS_FOLDER, else <root>/dags)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("list", help="jobs and their DAG ids")

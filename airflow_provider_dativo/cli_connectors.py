@@ -10,9 +10,8 @@ from rich.table import Table
 
 from airflow_provider_dativo import masking
 from airflow_provider_dativo.cli_output import console, styled
-from airflow_provider_dativo.config import env_refs
 from airflow_provider_dativo.config.loader import ConfigRoot
-from airflow_provider_dativo.config.specs import ConnectorRecipe, merge
+from airflow_provider_dativo.config.specs import ConnectionLayer, ConnectorRecipe, resolve_layers
 from airflow_provider_dativo.engines.base import SourceEngine
 from airflow_provider_dativo.errors import EngineError
 
@@ -46,8 +45,8 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
         job = root.load_job(args.job)
         return job.source.type, open_source(job, job.resolved_source_connection())
     recipe = _recipe(root, args.connector)
-    connection = env_refs.resolve(merge(recipe.connection, _settings(args.set)),
-                                  file=recipe.file, path="connection")
+    connection = resolve_layers((recipe.connection_layer(),
+                                 ConnectionLayer("--set", "", _settings(args.set))))
     engine_type = args.engine or recipe.default_engine.type
     if engine_type == "airbyte":
         from airflow_provider_dativo.engines.airbyte import from_recipe
@@ -96,14 +95,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(json.dumps([{"name": s.name, "cursor_fields": list(s.cursor_fields),
                            "primary_key": list(s.primary_key),
                            "supports_incremental": s.supports_incremental,
-                           **({"columns": dict(s.columns)} if args.verbose else {})}
+                           **({"columns": dict(s.columns)} if args.columns else {})}
                           for s in streams], indent=2))
         return 0
     table = Table(title=f"streams of {name}")
     for col in ("stream", "cursor", "primary key", "incremental", "columns"):
         table.add_column(col)
     for s in streams:
-        columns = (", ".join(f"{c}: {t}" for c, t in s.columns.items()) if args.verbose
+        columns = (", ".join(f"{c}: {t}" for c, t in s.columns.items()) if args.columns
                    else str(len(s.columns)))
         table.add_row(s.name, ", ".join(s.cursor_fields) or "-",
                       ", ".join(s.primary_key) or "-", "yes" if s.supports_incremental else "no",
@@ -138,7 +137,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="connection setting over the recipe's defaults (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--verbose", action="store_true", help="include every column and its type")
+    # its own dest: the top-level -v/--verbose turns on the connector's INFO logs, and a
+    # subcommand flag of the same dest would turn them on as a side effect of asking for columns
+    p.add_argument("--columns", "--verbose", dest="columns", action="store_true",
+                   help="include every column and its type (connector logs: dativo -v discover)")
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("connectors", help="connector environments")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, get_parsing_context
 
+from airflow_provider_dativo import asset_declarations
 from airflow_provider_dativo.config.collisions import collision_issues, job_claim
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.scheduling import DEFAULT_START_DATE
@@ -43,7 +44,12 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
         f"- job: `{root.display(Path(job.file))}`",
         f"- asset: `{root.display(Path(job.asset_file))}`",
         f"- validation: {job.validation_mode}",
-        f"- table asset: `{lineage.table_uri(job)}`",
+        f"- table asset: `Asset(\"{lineage.table_uri(job)}\")`, named by its URI; a downstream "
+        f"DAG schedules on it, or on `table_asset(\"{job.dag_id}\""
+        + (f", stream=\"{job.stream}\"" if job.stream else "") + ")` from "
+        "`airflow_provider_dativo`. Each load adds an event whose extra holds `run_id`, `rows`, "
+        "`committed` and `snapshot_id`. A DAG that gives this URI another name, or uses it as "
+        "the name of another URI, is never triggered: `dativo validate` finds such DAG files",
     ]
     if c.owner:
         lines.append(f"- owner: {c.owner}")
@@ -107,9 +113,10 @@ def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
             suffix = "" if spec.stream is None else f"__{task_suffix(spec.stream)}"
             extract = DativoExtractOperator(task_id=f"extract{suffix}", stream=spec.stream,
                                             **common, **queue("extract"))
-            # the table as an Asset: downstream DAGs can schedule on each commit
+            # the table's Asset, published through an alias (lineage.table_alias says why):
+            # downstream DAGs scheduled on it run after each load
             load = DativoLoadOperator(task_id=f"load{suffix}", extract_task_id=extract.task_id,
-                                      stream=spec.stream, outlets=[lineage.table_asset(spec)],
+                                      stream=spec.stream, outlets=[lineage.table_alias(spec)],
                                       **common, **queue("load"))
             validate >> extract >> load
     return dag
@@ -133,6 +140,19 @@ def build_error_dag(dag_id: str, paths: list[Path], error: ConfigError, root: Co
     return dag
 
 
+def add_clashes(dags: dict[str, DAG], specs: dict[str, tuple[JobSpec, ...]],
+                config: ConfigRoot, folder: Path) -> None:
+    """Name in each DAG's doc the DAG files whose Asset declarations clash with its tables."""
+    tables = {lineage.table_uri(spec): config.display(Path(spec.file))
+              for streams in specs.values() for spec in streams}
+    found = asset_declarations.clashes(folder, tables)
+    for dag_id, streams in specs.items():
+        issues = [i for spec in streams for i in found.get(lineage.table_uri(spec), [])]
+        if issues:
+            dags[dag_id].doc_md = (dags[dag_id].doc_md or "") + "\n\n## Asset clashes\n\n" + \
+                "\n".join(f"- {issue}" for issue in issues)
+
+
 def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
     """One DAG per job under ``<root>/jobs/<tenant>/``; only the running DAG when Airflow asks.
 
@@ -147,6 +167,7 @@ def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
     for claim in claims:
         files.setdefault(claim.dag_id, []).append(claim.file)
     dags: dict[str, DAG] = {}
+    specs: dict[str, tuple[JobSpec, ...]] = {}
     for dag_id, paths in files.items():
         if wanted and dag_id != wanted:
             continue  # a task runs: building the other DAGs would only cost time
@@ -165,4 +186,11 @@ def build_dags(root: str | Path | None = None) -> dict[str, DAG]:
             dags[dag_id] = build_error_dag(dag_id, paths, error, config)
         else:
             dags[dag_id] = build_job_dag(streams, config)
+            specs[dag_id] = streams
+    if not wanted:  # a running task has no use for its doc: skip reading the DAG folder
+        from airflow.sdk.configuration import conf
+
+        folder = Path(conf.get("core", "dags_folder"))
+        if folder.is_dir():
+            add_clashes(dags, specs, config, folder)
     return dags

@@ -61,7 +61,7 @@ kind: DataContract
 name: {name}_records
 version: "1.0"
 description: TODO what one row is.
-source_type: {name}
+source_type: {source_type}
 object: records
 governance:
   owner: TODO-owner@example.com
@@ -189,6 +189,8 @@ def new_connector(root: ConfigRoot, name: str, engine: str, role: str = "source"
         # plugins run user code: keep them off the shared cloud workers unless allowed later
         "modes": "self_hosted" if engine == "custom_plugin" else "self_hosted, cloud",
         "incremental": "true" if role == "source" else "false",
+        # the connector that reads the asset's rows: a target's sample job reads a file
+        "source_type": name if role == "source" else "file",
     }
     rest_api = engine == "native" and role == "source"
     values["engine_block"] = _ENGINE_BLOCK["native_source" if rest_api else engine].format(

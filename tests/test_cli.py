@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,13 @@ from tests.conftest import BIN, REPO, write
 
 def dativo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "dativo"), "--root", str(root), *args], capture_output=True,
-                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN)})
+                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN),
+                                                       **_pythonpath()})
+
+
+def _pythonpath() -> dict[str, str]:
+    """The caller's PYTHONPATH, so a checkout on it is the package the command runs."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 def test_validate_passes_on_the_shipped_configs() -> None:
@@ -40,6 +47,18 @@ def test_validate_lists_every_error_and_fails(config_root: Path) -> None:
     assert "jobs" in out and "1 invalid" in out
 
 
+def test_validate_warns_of_an_asset_without_source_type(config_root: Path) -> None:
+    asset = config_root / "assets/file/v1.0/orders.yaml"
+    asset.write_text(asset.read_text().replace("source_type: file\n", ""))
+    result = dativo(config_root, "validate")
+    assert result.returncode == 0, result.stdout  # a warning does not fail the validation
+    out = " ".join(result.stdout.split())
+    assert ("warning assets/file/v1.0/orders.yaml: source_type: the asset declares no "
+            "source_type") in out
+    assert "(a job reads it with 'file'); add source_type: file" in out
+    assert "all configs are valid (1 warning(s))" in out  # one line per asset, not per job
+
+
 def test_list_shows_jobs_and_dag_ids(config_root: Path) -> None:
     write(config_root / "jobs/globex/bad.yaml", "tenant_id: globex\n")
     result = dativo(config_root, "list")
@@ -53,11 +72,20 @@ def test_run_lands_rows_and_prints_a_summary(config_root: Path) -> None:
     result = dativo(config_root, "run", "jobs/acme/orders.yaml", "--run-id", "cli-1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rows committed" in result.stdout and "8" in result.stdout
+    extract, wall = (float(_summary_value(result.stdout, k))
+                     for k in ("extract seconds", "wall seconds"))
+    assert 0 < extract <= wall  # the wall time takes in the load (the Iceberg commit) as well
     shown = dativo(config_root, "show", "jobs/acme/orders.yaml")
     assert shown.returncode == 0, shown.stderr
     assert "acme.orders" in shown.stdout and "cli-1" in shown.stdout
     again = dativo(config_root, "run", "jobs/acme/orders.yaml", "--run-id", "cli-1")
     assert "already committed" in again.stdout
+
+
+def _summary_value(out: str, key: str) -> str:
+    """The value of one row of the run summary table."""
+    row = next(line for line in out.splitlines() if line.strip("│ ").startswith(key + " "))
+    return row.split("│")[2].strip()
 
 
 def test_run_runs_every_stream_of_a_multi_stream_job(config_root: Path) -> None:
@@ -66,9 +94,14 @@ def test_run_runs_every_stream_of_a_multi_stream_job(config_root: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "extract orders" in out and "extract events" in out
-    assert out.index("stream         │ orders") < out.index("stream         │ events")
+    assert _summary_value(out, "stream") == "orders"
+    assert out.index("│ orders") < out.index("│ events")
     assert "multi_orders" in out and "multi_events" in out
     assert "enum:event_type=1, minimum:duration_ms=1" in out
+    assert out.count("extract seconds") == 2 and out.count("wall seconds") == 3
+    walls = [float(line.split("│")[2]) for line in out.splitlines()
+             if "wall seconds" in line]
+    assert walls[2] >= walls[0] + walls[1]  # the run's wall time covers both streams
     shown = dativo(config_root, "show", job, "--stream", "events")
     assert shown.returncode == 0, shown.stderr
     assert "demo.multi_events" in shown.stdout and "│ rows" in shown.stdout
@@ -90,6 +123,26 @@ def test_run_reports_config_errors_without_a_traceback(config_root: Path) -> Non
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "'source_connector' is required" in result.stderr
+
+
+def test_discover_keeps_the_connectors_info_logs_for_verbose(config_root: Path) -> None:
+    script = Path(__file__).parent / "engines" / "airbyte_script.py"
+    write(config_root / "connectors/faker.yaml", f"""\
+type: faker
+version: 1.0.0
+default_engine:
+  type: airbyte
+  command: [{sys.executable}, {script}]
+""")
+    for flag in ("--columns", "--verbose"):  # --verbose: the older name of --columns
+        quiet = dativo(config_root, "discover", "--connector", "faker", flag)
+        assert quiet.returncode == 0, quiet.stderr
+        assert "age: integer" in quiet.stdout
+        assert "discovering streams" not in quiet.stdout + quiet.stderr
+    loud = dativo(config_root, "-v", "discover", "--connector", "faker")
+    assert loud.returncode == 0, loud.stderr
+    assert "[faker] discovering streams" in loud.stderr
+    assert "age: integer" not in loud.stdout  # -v is the log, not the columns
 
 
 @pytest.mark.parametrize("asset", sorted(str(p.relative_to(REPO))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.contracts import arrow_schema, to_odcs, validate_official
@@ -51,3 +52,50 @@ def test_the_config_reference_is_generated_from_the_current_schemas() -> None:
     for field in ("`tenant_id`", "`default_engine.type`", "`schema[].enum`",
                   "`connectors.<name>.modes`"):
         assert field in current
+
+
+def test_the_connector_wrapper_runs_on_the_connectors_environment(config_root: Path,
+                                                                  tmp_path: Path) -> None:
+    """The guide's wrapper, for real: on a connector environment's Python, around a real
+    Airbyte-protocol program installed there as ``source-faker``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from airflow_provider_dativo import runner
+    from tests.conftest import BIN
+
+    guide = (REPO / "docs/CONNECTOR_DEVELOPMENT.md").read_text()
+    section = guide.split("## Wrapping a connector", 1)[1].split("\n## ", 1)[0]
+    (recipe,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    (script,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    write(config_root / "connectors/faker.yaml", recipe)
+    write(config_root / "connectors/wrappers/faker_without_address.py", script)
+    # the environment `dativo connectors install faker` would make, with a connector of the
+    # test's own in place of source-faker (the suite runs offline)
+    home = tmp_path / "connectors"
+    venv = home / "faker"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    connector = venv / "bin" / "source-faker"
+    connector.write_text(f"#!{venv / 'bin' / 'python'}\n"
+                         + (REPO / "tests/engines/airbyte_script.py").read_text())
+    connector.chmod(0o755)
+    env = {"PATH": str(BIN), "COLUMNS": "200", "DATIVO_CONNECTORS_HOME": str(home),
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
+
+    done = subprocess.run([str(BIN / "dativo"), "--root", str(config_root), "discover",
+                           "--connector", "faker", "--json", "--columns"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (users,) = json.loads(done.stdout)
+    assert "age" in users["columns"] and "address" not in users["columns"]
+
+    job = "jobs/examples/faker_users.yaml"
+    done = subprocess.run([str(BIN / "dativo"), "--root", str(config_root), "run", job],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    target: Any = runner.open_job_target(ConfigRoot(config_root).load_job(job))
+    rows = target.load_table().scan().to_arrow()
+    assert rows.num_rows > 0 and rows.column("age").null_count == 0
+    assert rows.column("address").null_count == rows.num_rows  # the wrapper dropped it

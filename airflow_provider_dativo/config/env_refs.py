@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_provider_dativo.config.yaml_loader import join_path
@@ -31,13 +31,19 @@ def references(value: Any) -> set[str]:
     return found
 
 
+# where a value inside the resolved value is written: (file, line, field path), from the path
+# of the value relative to the resolved value
+Origin = Callable[[str], tuple[str, int | None, str]]
+
+
 def resolve(value: Any, env: Mapping[str, str] | None = None, *, file: str = "<config>",
-            path: str = "") -> Any:
-    """A copy of ``value`` with references replaced; every missing variable is reported."""
+            path: str = "", origin: Origin | None = None) -> Any:
+    """A copy of ``value`` with references replaced; every missing variable is reported,
+    where ``origin`` says the reference is written, else in ``file`` at ``path``."""
     env = os.environ if env is None else env
     missing: list[ConfigIssue] = []
 
-    def walk(item: Any, where: str) -> Any:
+    def walk(item: Any, rel: str) -> Any:
         if isinstance(item, str):
             def sub(m: re.Match[str]) -> str:
                 name, default = m.group(1), m.group(2)
@@ -45,18 +51,21 @@ def resolve(value: Any, env: Mapping[str, str] | None = None, *, file: str = "<c
                     return env[name]
                 if default is not None:
                     return default
+                where = (file, None, path + rel if rel[:1] in ("", "[") else
+                         join_path(path, rel))
+                in_file, line, field = origin(rel) if origin is not None else where
                 missing.append(ConfigIssue(
-                    file, f"environment variable {name} is not set (set it, or give a default "
-                          f"as ${{{name}:-value}})", None, where))
+                    in_file, f"environment variable {name} is not set (set it, or give a "
+                             f"default as ${{{name}:-value}})", line, field))
                 return m.group(0)
             return _REF.sub(sub, item)
         if isinstance(item, Mapping):
-            return {k: walk(v, join_path(where, k)) for k, v in item.items()}
+            return {k: walk(v, join_path(rel, k)) for k, v in item.items()}
         if isinstance(item, list | tuple):
-            return [walk(v, join_path(where, i)) for i, v in enumerate(item)]
+            return [walk(v, join_path(rel, i)) for i, v in enumerate(item)]
         return item
 
-    out = walk(value, path)
+    out = walk(value, "")
     if missing:
         raise ConfigError(missing)
     return out

@@ -22,6 +22,7 @@ from airflow_provider_dativo.config.governance import resolve as resolve_governa
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
+    ConnectionLayer,
     ConnectorRecipe,
     EngineSpec,
     IncrementalSpec,
@@ -124,6 +125,8 @@ def _recipe(doc: YamlDocument) -> ConnectorRecipe:
         secret_envs=secret_envs,
         name=data.get("name"),
         description=data.get("description"),
+        lines=doc.lines,
+        modes=tuple(data["modes"]) if "modes" in data else None,
         governance=freeze(data.get("governance", {})),
     )
 
@@ -134,6 +137,8 @@ class ValidationReport:
 
     files: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     issues: dict[str, list[ConfigIssue]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    # what is valid but likely a mistake; it does not fail the validation
+    warnings: list[ConfigIssue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -299,6 +304,14 @@ class ConfigRoot:
         for (key, item), contract in zip(items, contracts, strict=True):
             if contract is not None:
                 issues += binding_issues(doc, key, item, contract)
+            connector = data["source_connector"]
+            if contract is not None and contract.source_type not in (None, connector):
+                where = join_path(key, "asset_path")
+                issues.append(ConfigIssue(
+                    doc.file, f"{item['asset_path']} is an asset of source_type "
+                    f"'{contract.source_type}', and this job's source_connector is "
+                    f"'{connector}'; use an asset written for {connector}, or set the asset's "
+                    f"source_type to {connector}", doc.line_of(where), where))
         if None not in contracts:
             issues += override_issues(doc, contracts)
 
@@ -311,12 +324,12 @@ class ConfigRoot:
             issues += reg.job_rule_issues(doc, entries, role="source",
                                           connector=data["source_connector"],
                                           engine=source_engine, mode=mode,
-                                          incremental=src_cfg.get("incremental"))
+                                          incremental=src_cfg.get("incremental"), recipe=source)
         if entries and target is not None:
             issues += reg.job_rule_issues(doc, entries, role="target",
                                           connector=data["target_connector"],
                                           engine=target.default_engine.type, mode=mode,
-                                          incremental=None)
+                                          incremental=None, recipe=target)
         for key, item in items:
             conn_path = merge(src_cfg.get("connection", {}), item.get("connection", {})).get("path")
             if conn_path is not None:
@@ -368,6 +381,13 @@ class ConfigRoot:
                 source_plugin=src_cfg.get("plugin"),
                 scheduling=scheduling,
                 stream=item["object"] if key else None,
+                source_layers=(source.connection_layer(), *(
+                    ConnectionLayer(str(path), field, values, doc.lines) for field, values in (
+                        ("source.connection", src_cfg.get("connection", {})),
+                        (join_path(key, "connection"), item.get("connection", {})))
+                    if values)),
+                target_layers=(target.connection_layer(), ConnectionLayer(
+                    str(path), "target.connection", tgt_cfg.get("connection", {}), doc.lines)),
                 governance=resolve_governance(
                     data, self.display(path), contract, item["asset_path"],
                     [("source recipe", self.display(Path(source.file)), source.governance),
@@ -421,10 +441,20 @@ class ConfigRoot:
                 "job": lambda p=path: self.load_streams(p),
             }
             try:
-                loader[kind]()
+                loaded = loader[kind]()
             except ConfigError as exc:
                 seen = set(report.all_issues())
                 report.issues[kind].extend(i for i in exc.issues if i not in seen)
+                continue
+            if kind == "connector":  # its modes against the registry, used by a job or not
+                try:
+                    entries = self.registry()
+                except ConfigError:
+                    entries = {}  # reported as the registry's own issues
+                report.issues[kind].extend(reg.recipe_mode_issues(loaded, entries))
+            if kind == "job":
+                report.warnings.extend(w for w in untyped_asset_warnings(self, loaded)
+                                       if w not in report.warnings)
         # every job takes part, so a selected job is checked against the unselected ones too
         collisions = collision_issues((job_claim(self, p) for p in self.job_files()),
                                       self.display)
@@ -432,3 +462,12 @@ class ConfigRoot:
             if self.display(path) in report.files["job"]:
                 report.issues["job"].extend(issues)
         return report
+
+
+def untyped_asset_warnings(root: ConfigRoot, specs: tuple[JobSpec, ...]) -> list[ConfigIssue]:
+    """Assets that name no source_type: any connector's job may read them unchecked."""
+    return [ConfigIssue(
+        root.display(Path(spec.asset_file)), f"the asset declares no source_type, so it is not "
+        f"checked against the connector of the jobs that read it (a job reads it with "
+        f"'{spec.source.type}'); add source_type: {spec.source.type}",
+        None, "source_type") for spec in specs if spec.contract.source_type is None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_dativo.config.specs import RegistryEntry
+from airflow_provider_dativo.config.specs import ConnectorRecipe, RegistryEntry
 from airflow_provider_dativo.config.yaml_loader import YamlDocument
 from airflow_provider_dativo.errors import ConfigIssue
 
@@ -41,10 +41,28 @@ def registry_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry]) -> 
     return issues
 
 
+def recipe_mode_issues(recipe: ConnectorRecipe, entries: Mapping[str, RegistryEntry]
+                       ) -> list[ConfigIssue]:
+    """A recipe's ``modes`` may only narrow its registry entry's: the registry decides."""
+    entry = entries.get(recipe.type)
+    if recipe.modes is None or entry is None:
+        return []
+    wider = [m for m in recipe.modes if m not in entry.modes]
+    if not wider:
+        return []
+    return [ConfigIssue(
+        recipe.file, f"mode(s) {', '.join(wider)} are not allowed for '{recipe.type}' by "
+        f"{REGISTRY_FILE} (modes: {', '.join(entry.modes)}); a recipe's modes may only narrow "
+        "the registry's: remove them here, or allow them in the registry",
+        recipe.lines.get("modes"), "modes")]
+
+
 def job_rule_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry], *, role: str,
                     connector: str, engine: str, mode: str,
-                    incremental: Mapping[str, Any] | None) -> list[ConfigIssue]:
-    """Why the registry refuses this use of ``connector``; empty when it allows it."""
+                    incremental: Mapping[str, Any] | None,
+                    recipe: ConnectorRecipe | None = None) -> list[ConfigIssue]:
+    """Why the registry (or the recipe's narrower modes) refuses this use of ``connector``;
+    empty when both allow it."""
     key = f"{role}_connector"
     entry = entries.get(connector)
     if entry is None:
@@ -61,11 +79,19 @@ def job_rule_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry], *, 
         issues.append(ConfigIssue(
             doc.file, f"registry rule: engine '{engine}' is not allowed for '{connector}' "
             f"(engines: {', '.join(entry.engines)})", doc.line_of(path), path))
+    path = "mode" if "mode" in doc.lines else key
     if mode not in entry.modes:
-        path = "mode" if "mode" in doc.lines else key
         issues.append(ConfigIssue(
             doc.file, f"registry rule: '{connector}' is not allowed in {mode} mode "
             f"(modes: {', '.join(entry.modes)})", doc.line_of(path), path))
+    elif recipe is not None and recipe.modes is not None:
+        issues += recipe_mode_issues(recipe, entries)
+        if mode not in recipe.modes:
+            issues.append(ConfigIssue(
+                doc.file, f"recipe rule: {REGISTRY_FILE} allows '{connector}' in {mode} mode, "
+                f"but its recipe {recipe.file} narrows it to {', '.join(recipe.modes)}; run "
+                f"the job in one of those modes or widen the recipe's modes",
+                doc.line_of(path), path))
     if incremental and not entry.incremental:
         path = f"{role}.incremental"
         issues.append(ConfigIssue(

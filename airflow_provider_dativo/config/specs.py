@@ -8,7 +8,8 @@ which also hand every secret they resolve to the masker, before anything can log
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +19,7 @@ from airflow_provider_dativo import masking
 from airflow_provider_dativo.config import airflow_refs, env_refs
 from airflow_provider_dativo.config.governance import Governance
 from airflow_provider_dativo.config.scheduling import SchedulingSpec
+from airflow_provider_dativo.config.yaml_loader import join_path, parent_path
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.contracts import Contract
@@ -53,6 +55,51 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
 
 
 @dataclass(frozen=True)
+class ConnectionLayer:
+    """One file's share of a merged connection: the settings it writes, and where."""
+
+    file: str
+    prefix: str  # where the connection mapping sits in the file: connection, source.connection
+    values: Mapping[str, Any]
+    lines: Mapping[str, int] = field(default_factory=dict)  # the field paths and their lines
+
+    def holds(self, rel: str) -> bool:
+        """Whether this layer writes the value at ``rel`` (a path inside the connection)."""
+        item: Any = self.values
+        for token in re.findall(r"\[(\d+)\]|([^.\[\]]+)", rel):
+            index, key = token
+            if isinstance(item, Mapping) and not index and key in item:
+                item = item[key]
+            elif isinstance(item, list | tuple) and index and int(index) < len(item):
+                item = item[int(index)]
+            else:
+                return False
+        return True
+
+    def where(self, rel: str) -> tuple[str, int | None, str]:
+        path = self.prefix + rel if rel[:1] == "[" else join_path(self.prefix, rel)
+        probe = path
+        while probe and probe not in self.lines:
+            probe = parent_path(probe)
+        return self.file, self.lines.get(probe), path
+
+
+def resolve_layers(layers: Sequence[ConnectionLayer], env: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """The layers merged (later ones win key by key) with their ``${VAR}`` references
+    resolved; a missing variable is reported in the file and line that references it."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = merge(merged, layer.values)
+
+    def origin(rel: str) -> tuple[str, int | None, str]:
+        layer = next((x for x in reversed(layers) if x.holds(rel)), layers[-1])
+        return layer.where(rel)
+
+    return env_refs.resolve(merged, env, origin=origin)
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     type: str
     image: str | None = None
@@ -83,6 +130,11 @@ class ConnectorRecipe:
     description: str | None = None
     # defaults for the governance of every table the connector feeds or holds
     governance: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    lines: Mapping[str, int] = field(default_factory=dict)  # the recipe's fields, by line
+    modes: tuple[str, ...] | None = None  # narrows the registry entry's modes; None: as is
+
+    def connection_layer(self) -> ConnectionLayer:
+        return ConnectionLayer(self.file, "connection", self.connection, self.lines)
 
     def engine(self, engine_type: str) -> EngineSpec:
         if engine_type == self.default_engine.type:
@@ -144,6 +196,10 @@ class JobSpec:
     stream: str | None = None  # the stream's name in a multi-stream job; None for one stream
     # effective governance: job over contract over recipe defaults (config/governance.py)
     governance: Governance = field(default_factory=Governance)
+    # the files the connections are merged from (recipe, then job), for errors that name the
+    # file and line a value comes from; empty: every value is the job file's
+    source_layers: tuple[ConnectionLayer, ...] = ()
+    target_layers: tuple[ConnectionLayer, ...] = ()
 
     @property
     def dag_id(self) -> str:
@@ -154,16 +210,20 @@ class JobSpec:
         return tuple(dict.fromkeys(self.source.secret_envs + self.target.secret_envs))
 
     def resolved_source_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return self._resolved(self.source_connection, self.source, env, "source.connection")
+        return self._resolved("source", self.source_connection, self.source_layers, env)
 
     def resolved_target_connection(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return self._resolved(self.target_connection, self.target, env, "target.connection")
+        return self._resolved("target", self.target_connection, self.target_layers, env)
 
-    def _resolved(self, connection: Mapping[str, Any], recipe: ConnectorRecipe,
-                  env: Mapping[str, str] | None, path: str) -> dict[str, Any]:
+    def _resolved(self, role: str, connection: Mapping[str, Any],
+                  layers: tuple[ConnectionLayer, ...], env: Mapping[str, str] | None
+                  ) -> dict[str, Any]:
+        path = f"{role}.connection"
+        recipe = self.source if role == "source" else self.target
         values = os.environ if env is None else env
         masking.register(values.get(name) for name in recipe.secret_envs)
-        resolved = env_refs.resolve(connection, env, file=self.file, path=path)
+        resolved = (resolve_layers(layers, env) if layers
+                    else env_refs.resolve(connection, env, file=self.file, path=path))
         resolved = airflow_refs.resolve(resolved, file=self.file, path=path)
         masking.register_settings(resolved)
         return resolved

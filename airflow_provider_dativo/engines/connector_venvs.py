@@ -12,7 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
+from email.parser import BytesParser
 from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from airflow_provider_dativo.config.specs import EngineSpec
 from airflow_provider_dativo.errors import EngineError
@@ -45,9 +49,73 @@ def _run(argv: list[str], what: str) -> None:
                           f"{(done.stderr or done.stdout)[-3000:]}")
 
 
+def _base_python(python: str | None) -> str:
+    """The interpreter venv is run with when uv is not there: --python as a path or a
+    version (``python3.12`` on PATH), else this one."""
+    if not python:
+        return sys.executable
+    found = python if os.sep in python else shutil.which(f"python{python}")
+    if not found or not Path(found).exists():
+        raise EngineError(f"no Python '{python}' found (looked for python{python} on PATH); "
+                          "install it, or pass --python with an interpreter's path")
+    return found
+
+
+def _python_version(venv: Path) -> str:
+    """The environment's Python version, from the pyvenv.cfg that uv and venv both write."""
+    for line in (venv / "pyvenv.cfg").read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version_info", "version"):
+            return value.strip()
+    raise EngineError(f"{venv / 'pyvenv.cfg'} names no Python version")
+
+
+def python_mismatches(venv: Path) -> list[tuple[str, str, str]]:
+    """``(name, version, Requires-Python)`` of each distribution in ``venv`` whose
+    Requires-Python excludes the environment's Python."""
+    version = Version(_python_version(venv))
+    found = []
+    for meta in sorted(venv.glob("lib/python*/site-packages/*.dist-info/METADATA")):
+        headers = BytesParser().parsebytes(meta.read_bytes(), headersonly=True)
+        spec = headers.get("Requires-Python")
+        try:
+            admits = spec is None or version in SpecifierSet(spec)
+        except InvalidSpecifier:
+            continue  # pip and uv skip a malformed bound too
+        if not admits:
+            found.append((str(headers["Name"]), str(headers["Version"]), str(spec)))
+    return found
+
+
+def _refuse_mismatches(target: Path, connector: str, engine: EngineSpec) -> None:
+    mismatches = python_mismatches(target)
+    if not mismatches:
+        return
+    python = _python_version(target)
+    shutil.rmtree(target)
+    name, version, spec = mismatches[0]
+    others = "".join(f"; {n} {v} requires Python {s} as well" for n, v, s in mismatches[1:])
+    raise EngineError(
+        f"connector '{connector}': {name} {version} requires Python {spec} (its "
+        f"Requires-Python), and the environment's Python is {python}{others}. Pin an earlier "
+        f"{name} whose Requires-Python admits {python} in the recipe's pip requirement "
+        f"('{engine.pip}'), or pass --python with a version it admits "
+        f"(dativo connectors install {connector} --python VERSION); nothing was installed")
+
+
 def install(root: Path, connector: str, engine: EngineSpec, *, python: str | None = None,
-            force: bool = False) -> Path:
-    """Create (or reuse) the connector's environment and install its pip requirement into it."""
+            force: bool = False, installer: str | None = None) -> Path:
+    """Create (or reuse) the connector's environment and install its pip requirement into it.
+
+    uv ignores the upper bound of a package's Requires-Python where pip enforces it, so the
+    same recipe would install on a host with uv and fail on one without. Both installers are
+    therefore told to pick versions without looking at upper bounds (uv does not; pip is
+    given ``--ignore-requires-python``), and the environment is then checked here against
+    every installed package's whole Requires-Python: one rule and one message on every host.
+    (uv still skips a version whose lower bound excludes the Python; pip then takes it and
+    the check refuses it, with the same advice.)
+    ``installer`` (``uv`` or ``pip``) overrides the choice of uv when it is found.
+    """
     if not engine.pip:
         raise EngineError(f"connector '{connector}' has no pip requirement in its recipe's "
                           f"{engine.type} engine; it runs from an image or a command on PATH")
@@ -59,7 +127,9 @@ def install(root: Path, connector: str, engine: EngineSpec, *, python: str | Non
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     interpreter = python or f"{sys.version_info.major}.{sys.version_info.minor}"
-    uv = _uv()
+    uv = _uv() if installer in (None, "uv") else None
+    if installer == "uv" and uv is None:
+        raise EngineError("uv was asked for as the installer and is not installed")
     if uv:
         _run([uv, "venv", "-q", "--python", interpreter, str(target)], "creating the venv")
         # compiled up front: connectors start once per command, and where bytecode is not
@@ -67,10 +137,11 @@ def install(root: Path, connector: str, engine: EngineSpec, *, python: str | Non
         _run([uv, "pip", "install", "-q", "--compile-bytecode", "--python",
               str(target / "bin" / "python"), engine.pip], f"installing {engine.pip}")
     else:
-        _run([sys.executable, "-m", "venv", str(target)], "creating the venv")
+        _run([_base_python(python), "-m", "venv", str(target)], "creating the venv")
         _run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--compile",
-              engine.pip],
+              "--ignore-requires-python", engine.pip],
              f"installing {engine.pip}")
+    _refuse_mismatches(target, connector, engine)
     marker.write_text(engine.pip)
     return target
 

@@ -37,7 +37,7 @@ import json
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag().get_dag({DAG_ID!r})
 print(json.dumps({{t.task_id: {{"up": sorted(t.upstream_task_ids),
-                               "outlets": [a.uri for a in t.outlets],
+                               "outlets": [a.name for a in t.outlets],
                                "stream": getattr(t, "stream", None),
                                "xcom_from": getattr(t, "extract_task_id", None)}}
                   for t in dag.tasks}}))

@@ -67,9 +67,13 @@ queue: {extract: big_memory}
     assert dag.get_task("validate").retries == 0
     assert dag.get_task("extract").queue == "big_memory"
     assert dag.get_task("load").queue == dag.get_task("validate").queue == "default"
-    # the load task publishes the table as an Asset downstream DAGs can schedule on
+    # the load task publishes the table's Asset, Asset(uri), through an alias
     (outlet,) = dag.get_task("load").outlets
-    assert outlet.uri == "x-iceberg://dativo/acme/orders" and outlet.name == "acme.orders"
+    assert outlet.name == "dativo:x-iceberg://dativo/acme/orders"
+    from airflow.sdk import Asset
+
+    from airflow_provider_dativo import table_asset
+    assert table_asset(config.load_job(ORDERS)) == Asset("x-iceberg://dativo/acme/orders")
 
 
 @pytest.mark.parametrize(("text", "message"), [

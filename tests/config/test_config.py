@@ -28,6 +28,7 @@ def issues_of(root: Path, job: str) -> list[str]:
 def test_every_shipped_config_is_valid() -> None:
     report = ConfigRoot(REPO).validate()
     assert report.all_issues() == []
+    assert report.warnings == []  # every shipped asset names its source_type
     assert len(report.files["job"]) >= 4
     assert {Path(f).parts[1] for f in report.files["job"]} >= {"acme", "globex"}
 
@@ -66,6 +67,28 @@ def test_references_stay_unresolved_until_run_time(config_root: Path) -> None:
     assert job.secret_envs[0] == "STRIPE_API_KEY"
 
 
+def test_a_missing_variable_is_reported_where_it_is_referenced(config_root: Path) -> None:
+    recipe = config_root / "connectors/stripe.yaml"
+    recipe.write_text(recipe.read_text().replace(
+        'connection:\n  start_date: "2024-01-01T00:00:00Z"\n',
+        'connection:\n  start_date: "${RECIPE_START}"\n  account:\n'
+        '    id: "${STRIPE_ACCOUNT_ID}"\n  tags: [a, "${STRIPE_TAG}"]\n'))
+    job = ConfigRoot(config_root).load_job(config_root / "jobs/acme/stripe_customers.yaml")
+    with pytest.raises(ConfigError) as info:
+        job.resolved_source_connection({})
+    found = {(Path(i.file).name, i.line, i.path) for i in info.value.issues}
+    assert found == {
+        ("stripe_customers.yaml", 12, "source.connection.client_secret"),  # the job's value
+        ("stripe.yaml", 20, "connection.account.id"),  # the recipe's, nested
+        ("stripe.yaml", 21, "connection.tags[1]"),
+    }  # the recipe's start_date and its ${RECIPE_START} are overridden by the job: not asked
+    assert "STRIPE_ACCOUNT_ID is not set" in str(info.value)
+    resolved = job.resolved_source_connection({"STRIPE_API_KEY": "k", "STRIPE_ACCOUNT_ID": "a",
+                                               "STRIPE_TAG": "t"})
+    assert resolved["account"] == {"id": "a"} and resolved["tags"] == ["a", "t"]
+    assert resolved["start_date"] == "2024-01-01T00:00:00Z"
+
+
 def test_job_spec_is_immutable(config_root: Path) -> None:
     job = ConfigRoot(config_root).load_job(config_root / "jobs/acme/orders.yaml")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -75,6 +98,47 @@ def test_job_spec_is_immutable(config_root: Path) -> None:
     assert job.dag_id == "dativo__acme__orders"
     assert job.contract.name == "orders"
     assert job.source_connection["format"] == "csv"  # recipe default merged in
+
+
+def test_an_asset_of_another_connector_is_refused(config_root: Path) -> None:
+    job = config_root / "jobs/acme/orders.yaml"
+    write(job, job.read_text().replace("asset: orders\nasset_path: assets/file/v1.0/orders.yaml",
+                                       "asset: pg_customers\n"
+                                       "asset_path: assets/postgres/v1.0/customers.yaml"))
+    found = [i.split("/config/", 1)[1] for i in issues_of(config_root, "jobs/acme/orders.yaml")]
+    assert found == ["jobs/acme/orders.yaml:8: asset_path: assets/postgres/v1.0/customers.yaml "
+                     "is an asset of source_type 'postgres', and this job's source_connector "
+                     "is 'file'; use an asset written for file, or set the asset's source_type "
+                     "to file"], found
+
+
+def test_a_recipe_may_narrow_the_registrys_modes(config_root: Path) -> None:
+    recipe = config_root / "connectors/postgres.yaml"
+    original = recipe.read_text()
+    job = config_root / "jobs/acme/pg_customers.yaml"
+    write(job, "mode: cloud\n" + job.read_text())  # the registry allows postgres in cloud
+    assert ConfigRoot(config_root).load_job(job).mode == "cloud"
+    write(recipe, original.replace("default_engine:", "modes: [self_hosted]\ndefault_engine:"))
+    found = issues_of(config_root, "jobs/acme/pg_customers.yaml")
+    assert len(found) == 1 and "pg_customers.yaml:1: mode: recipe rule:" in found[0]
+    assert ("registry/connectors.yaml allows 'postgres' in cloud mode, but its recipe "
+            f"{recipe} narrows it to self_hosted") in found[0]
+    write(job, job.read_text().replace("mode: cloud\n", ""))
+    assert ConfigRoot(config_root).load_job(job).mode == "self_hosted"  # within both
+
+
+def test_a_recipe_cannot_widen_the_registrys_modes(config_root: Path) -> None:
+    recipe = config_root / "connectors/file.yaml"  # the registry: self_hosted only
+    write(recipe, recipe.read_text().replace("default_engine:",
+                                             "modes: [self_hosted, cloud]\ndefault_engine:"))
+    line = recipe.read_text().splitlines().index("modes: [self_hosted, cloud]") + 1
+    expected = (f"{recipe}:{line}: modes: mode(s) cloud are not allowed for 'file' by "
+                "registry/connectors.yaml (modes: self_hosted); a recipe's modes may only narrow "
+                "the registry's: remove them here, or allow them in the registry")
+    assert issues_of(config_root, "jobs/acme/orders.yaml") == [expected]
+    report = ConfigRoot(config_root).validate()
+    assert [str(i) for i in report.issues["connector"]] == [expected]  # once, not per job
+    assert report.issues["job"] == []
 
 
 def test_all_schema_errors_are_reported_with_line_and_field(config_root: Path) -> None:

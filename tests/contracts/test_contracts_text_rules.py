@@ -107,6 +107,8 @@ ASSET = """\
 $schema: schemas/odcs/dativo-odcs-3.0.2-extended.schema.json
 apiVersion: v3.0.2
 kind: DataContract
+id: people-text
+status: active
 name: people_text
 version: "1.0"
 schema:

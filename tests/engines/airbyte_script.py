@@ -65,6 +65,7 @@ def main(argv):
             "message": "" if ok else f"token {token} was refused"}})
         return 0
     if command == "discover":
+        emit({"type": "LOG", "log": {"level": "INFO", "message": "discovering streams"}})
         emit({"type": "CATALOG", "catalog": {"streams": [STREAM]}})
         return 0
     start = 0

@@ -35,7 +35,7 @@ tenant_id: acme
 source_connector: markdown_kv
 source_connector_path: connectors/markdown_kv.yaml
 asset: orders
-asset_path: assets/file/v1.0/orders.yaml
+asset_path: assets/markdown_kv/v1.0/orders.yaml
 target_connector: iceberg
 target_connector_path: connectors/iceberg.yaml
 source:
@@ -44,6 +44,14 @@ source:
 validation:
   mode: warn
 """
+
+
+def source_job(root: Path, glob: str) -> Path:
+    """A job reading documents back, with the orders asset written for markdown_kv."""
+    asset = (root / "assets/file/v1.0/orders.yaml").read_text()
+    write(root / "assets/markdown_kv/v1.0/orders.yaml",
+          asset.replace("source_type: file", "source_type: markdown_kv"))
+    return write(root / "jobs/acme/orders_back.yaml", SOURCE_JOB.format(glob=glob))
 
 
 def md_job(root: Path, options: str):
@@ -118,7 +126,7 @@ def test_raw_files_round_trip_through_the_markdown_kv_source(config_root: Path) 
     # read the documents back into Iceberg and compare with the CSV loaded directly
     glob = str(Path(target.root).relative_to(config_root)) + "/files/**/*.mdkv"
     back = ConfigRoot(config_root).load_job(
-        write(config_root / "jobs/acme/orders_back.yaml", SOURCE_JOB.format(glob=glob)))
+        source_job(config_root, glob))
     manifest, _ = runner.run_job(back, "back-1")
     assert manifest["rows"] == 8 and manifest["rejected"] == 0
     direct = ConfigRoot(config_root).load_job(config_root / "jobs/acme/orders.yaml")
@@ -139,7 +147,7 @@ def test_the_source_rejects_a_broken_document_with_file_and_line(config_root: Pa
           "customer_email:: a@example.com\nstatus:: paid\nordered_at:: 2026-11-25T08:00:00Z\n")
     write(config_root / "docs_in/2.md", "# orders\norder_id:: 2\nstray prose\n")
     job = ConfigRoot(config_root).load_job(
-        write(config_root / "jobs/acme/orders_back.yaml", SOURCE_JOB.format(glob="docs_in/*.md")))
+        source_job(config_root, "docs_in/*.md"))
     manifest, _ = runner.run_job(job, "docs-1")
     assert manifest["rows"] == 1 and manifest["rule_counts"] == {"parse": 1}
     rejected = [r for p in manifest["quarantine"] for r in pq.read_table(p).to_pylist()]
