@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from rich.console import Group
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -194,6 +195,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if job.stream and not args.stream:
         names = ", ".join(s.stream or "" for s in root.load_streams(args.job))
         err.print(f"showing stream {job.stream} of {names}; pick another with --stream")
+    console.print(_governance_tables(job))
+    if args.governance:
+        return 0
     target: Any = runner.open_job_target(job)
     info = Table(title=f"{job.dag_id} → {target.table_identifier}", show_header=False)
     info.add_row("table", target.table_identifier)
@@ -226,6 +230,27 @@ def cmd_show(args: argparse.Namespace) -> int:
             sample.add_row(*("" if v is None else str(v) for v in row.values()))
         console.print(sample)
     return 0
+
+
+def _governance_tables(job: JobSpec) -> Group:
+    """The job's effective governance, each value with the level and file it came from."""
+    table = Table(title="governance (job > contract > connector recipe)")
+    for col in ("key", "value", "from"):
+        table.add_column(col)
+    for key, item in job.governance.table.items():
+        value = ", ".join(map(str, item.value)) if isinstance(item.value, list | tuple) \
+            else str(item.value)
+        table.add_row(key, value, f"{item.origin} ({item.file})")
+    columns = Table(title="column governance")
+    for col in ("column", "classification", "from", "tags", "business name", "description"):
+        columns.add_column(col)
+    for column in job.governance.columns:
+        cls = column.classification
+        columns.add_row(column.path, "" if cls is None else str(cls.value),
+                        "" if cls is None else f"{cls.origin} ({cls.file})",
+                        ", ".join(column.tags), column.business_name or "",
+                        column.description or "")
+    return Group(table, columns)
 
 
 def cmd_new_connector(args: argparse.Namespace) -> int:
@@ -276,10 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "validate task does)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("show", help="what a job's target table holds: rows, snapshot, sample")
+    p = sub.add_parser("show", help="what a job's target table holds: governance, rows, "
+                       "snapshot, sample")
     p.add_argument("job", help="job file")
     p.add_argument("--limit", type=int, default=10, help="sample rows to print")
     p.add_argument("--stream", help="the stream whose table to show, in a multi-stream job")
+    p.add_argument("--governance", action="store_true",
+                   help="print only the effective governance; the table is not opened")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("contract", help="data contract tools")

@@ -2,7 +2,8 @@
 
 ``${conn:ID.FIELD}`` (FIELD: host, port, login, password, schema, conn_type, or extra.KEY) and
 ``${var:KEY}`` stay unresolved in the parsed job, like ``${VAR}``. An Iceberg ``catalog`` block
-may name a whole connection with ``conn_id``; its properties come from that connection.
+may name a whole connection with ``conn_id``; its properties come from that connection. A
+connection's ``aws_conn_id`` names an Airflow AWS connection (see ``aws_refs``).
 
 This module never imports Airflow: the operators install a resolver (``using``) around each
 task, so resolution happens at run time only and any Airflow secrets backend supplies the
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from airflow_provider_dativo.config import aws_refs
 from airflow_provider_dativo.config.yaml_loader import join_path
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
@@ -32,6 +34,8 @@ class Resolver(Protocol):
     def connection_field(self, conn_id: str, field: str) -> str: ...
 
     def catalog_properties(self, conn_id: str) -> dict[str, str]: ...
+
+    def aws_credentials(self, conn_id: str) -> aws_refs.AwsCredentials: ...
 
 
 _current: contextvars.ContextVar[Resolver | None] = contextvars.ContextVar(
@@ -57,6 +61,8 @@ def references(value: Any) -> set[str]:
         for key, item in value.items():
             if key == "catalog" and isinstance(item, Mapping) and item.get("conn_id"):
                 found.add(f"conn:{item['conn_id']}")
+            if key == aws_refs.KEY and item:
+                found.add(f"conn:{item}")
             found |= references(item)
     elif isinstance(value, list | tuple):
         for item in value:
@@ -129,7 +135,25 @@ def resolve(value: Any, *, file: str = "<config>", path: str = "") -> Any:
             return rest
         return {"name": conn_id, **props, **rest}
 
+    def expand_aws(connection: dict[str, Any]) -> dict[str, Any]:
+        """A connection's ``aws_conn_id`` (see ``aws_refs``), written at its top level."""
+        conn_id = str(connection[aws_refs.KEY])
+        where = join_path(path, aws_refs.KEY)
+        if resolver is None:
+            fail(where, f"aws_conn_id '{conn_id}' names an Airflow AWS connection and resolves "
+                        "only inside an Airflow task; run the job from Airflow, or write the "
+                        "credentials in the connection (s3.access-key-id ..., from ${ENV_VAR})")
+            return connection
+        try:
+            creds = resolver.aws_credentials(conn_id)
+        except (LookupError, ValueError) as exc:
+            fail(where, str(exc))
+            return connection
+        return aws_refs.expand(connection, creds)
+
     out = walk(value, path)
+    if isinstance(out, dict) and out.get(aws_refs.KEY):
+        out = expand_aws(out)
     if issues:
         raise ConfigError(issues)
     return out

@@ -17,6 +17,8 @@ from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.collisions import collision_issues, job_claim
+from airflow_provider_dativo.config.governance import override_issues
+from airflow_provider_dativo.config.governance import resolve as resolve_governance
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
@@ -125,6 +127,7 @@ def _recipe(doc: YamlDocument) -> ConnectorRecipe:
         description=data.get("description"),
         lines=doc.lines,
         modes=tuple(data["modes"]) if "modes" in data else None,
+        governance=freeze(data.get("governance", {})),
     )
 
 
@@ -309,6 +312,8 @@ class ConfigRoot:
                     f"'{contract.source_type}', and this job's source_connector is "
                     f"'{connector}'; use an asset written for {connector}, or set the asset's "
                     f"source_type to {connector}", doc.line_of(where), where))
+        if None not in contracts:
+            issues += override_issues(doc, contracts)
 
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
@@ -383,6 +388,10 @@ class ConfigRoot:
                     if values)),
                 target_layers=(target.connection_layer(), ConnectionLayer(
                     str(path), "target.connection", tgt_cfg.get("connection", {}), doc.lines)),
+                governance=resolve_governance(
+                    data, self.display(path), contract, item["asset_path"],
+                    [("source recipe", self.display(Path(source.file)), source.governance),
+                     ("target recipe", self.display(Path(target.file)), target.governance)]),
             ))
         return tuple(specs)
 

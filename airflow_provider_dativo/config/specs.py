@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo import masking
 from airflow_provider_dativo.config import airflow_refs, env_refs
+from airflow_provider_dativo.config.governance import Governance
 from airflow_provider_dativo.config.scheduling import SchedulingSpec
 from airflow_provider_dativo.config.yaml_loader import join_path, parent_path
 
@@ -131,6 +132,8 @@ class ConnectorRecipe:
     secret_envs: tuple[str, ...]  # env vars named by auth entries; their values get masked
     name: str | None = None
     description: str | None = None
+    # defaults for the governance of every table the connector feeds or holds
+    governance: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     lines: Mapping[str, int] = field(default_factory=dict)  # the recipe's fields, by line
     modes: tuple[str, ...] | None = None  # narrows the registry entry's modes; None: as is
 
@@ -195,6 +198,8 @@ class JobSpec:
     source_plugin: str | None = None  # custom_plugin reader named by the job, else the recipe's
     scheduling: SchedulingSpec = field(default_factory=SchedulingSpec)
     stream: str | None = None  # the stream's name in a multi-stream job; None for one stream
+    # effective governance: job over contract over recipe defaults (config/governance.py)
+    governance: Governance = field(default_factory=Governance)
     # the files the connections are merged from (recipe, then job), for errors that name the
     # file and line a value comes from; empty: every value is the job file's
     source_layers: tuple[ConnectionLayer, ...] = ()

@@ -51,8 +51,9 @@ def mask_job_secrets(job: JobSpec) -> None:
 
 
 class AirflowResolver:
-    """Resolves ``${conn:…}``, ``${var:…}`` and catalog ``conn_id`` through Airflow's own
-    lookups, so environment variables, the metadata database or any secrets backend serve them.
+    """Resolves ``${conn:…}``, ``${var:…}``, catalog ``conn_id`` and ``aws_conn_id`` through
+    Airflow's own lookups, so environment variables, the metadata database or any secrets
+    backend serve them.
 
     Passwords, extras and Variable values are masked as they are read; host, login, port and
     schema are addresses, not secrets, and stay readable in logs.
@@ -96,6 +97,11 @@ class AirflowResolver:
         if field == "password":
             mask(value)
         return str(value)
+
+    def aws_credentials(self, conn_id: str) -> Any:
+        from airflow_provider_dativo.hooks.aws import aws_credentials
+
+        return aws_credentials(conn_id)
 
     def catalog_properties(self, conn_id: str) -> dict[str, str]:
         from airflow_provider_dativo.hooks.iceberg import IcebergCatalogHook

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import pyarrow as pa
 
+from airflow_provider_dativo.config.governance import COLUMN_PREFIX
 from airflow_provider_dativo.errors import DativoError, TargetError
 from airflow_provider_dativo.targets.base import (
     RUN_ID_RECORD,
@@ -242,7 +243,8 @@ class IcebergTarget:
         from pyiceberg.schema import assign_fresh_schema_ids
         from pyiceberg.table import TableProperties
 
-        schema = assign_fresh_schema_ids(_to_iceberg_schema(self._schema))
+        schema = _with_docs(assign_fresh_schema_ids(_to_iceberg_schema(self._schema)),
+                            _column_docs(self._schema))
         spec = _partition_spec(schema, self._partitioning)
         try:
             tx = catalog.create_table_transaction(
@@ -281,24 +283,41 @@ class IcebergTarget:
             for k, v in self._table_properties.items()
             if k not in _RESERVED_PROPERTIES and table.properties.get(k) != v
         }
-        if not changes and not properties:
+        # Column governance follows the contract: a column's property the contract no longer
+        # gives (classification dropped, column removed) goes, rather than misleading readers.
+        stale = sorted(k for k in table.properties
+                       if k.startswith(COLUMN_PREFIX) and k not in self._table_properties)
+        docs = _column_docs(self._schema)
+        if not changes and not properties and not stale and not _doc_changes(table.schema(),
+                                                                              docs):
             return table
         # One transaction: a concurrent writer sees either the old table or all of the changes.
         tx = table.transaction()
         if changes:
             with tx.update_schema() as update:
                 update.union_by_name(_catalog_arrow_schema(self._schema))
+        # after the union, so columns it added get their docs too
+        doc_changes = _doc_changes(tx.table_metadata.schema(), docs)
+        if doc_changes:
+            with tx.update_schema() as update:
+                for path, doc in doc_changes.items():
+                    update.update_column(path, doc=doc)
         if properties:
             tx.set_properties(properties)
+        if stale:
+            tx.remove_properties(*stale)
         updated = tx.commit_transaction()
         for change in changes:
             log.info("evolved Iceberg table %s: %s", self.table_identifier, change)
-        if properties:
+        if properties or stale:
             log.info(
                 "updated properties of Iceberg table %s: %s",
                 self.table_identifier,
-                ", ".join(sorted(properties)),
+                ", ".join(sorted([*properties, *(f"-{k}" for k in stale)])),
             )
+        if doc_changes:
+            log.info("updated column docs of Iceberg table %s: %s", self.table_identifier,
+                     ", ".join(doc_changes))
         return updated
 
     def _check_partitioning(self, table: Table) -> None:
@@ -705,6 +724,66 @@ def _to_iceberg_schema(schema: pa.Schema) -> Schema:
         )
     except Exception as exc:
         raise TargetError(f"the schema cannot be stored in Iceberg: {exc}") from exc
+
+
+def _column_docs(schema: pa.Schema) -> dict[str, str]:
+    """Column path (``a.b`` for nested, ``a.element.b`` inside a list) → the contract's
+    description of it, which is the Iceberg column's doc."""
+    docs: dict[str, str] = {}
+
+    def visit(field: pa.Field, path: str) -> None:
+        meta = field.metadata or {}
+        doc = meta.get(b"doc") or meta.get(b"description")
+        if doc:
+            docs[path] = doc.decode()
+        kind = field.type
+        if pa.types.is_struct(kind):
+            for i in range(kind.num_fields):
+                child = kind.field(i)
+                visit(child, f"{path}.{child.name}")
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            visit(kind.value_field, f"{path}.element")
+
+    for field in schema:
+        visit(field, field.name)
+    return docs
+
+
+def _with_docs(schema: Schema, docs: Mapping[str, str]) -> Schema:
+    """``schema`` with each column's doc set from ``docs`` (a post-processing step, so the
+    type conversion stays free of governance)."""
+    from pyiceberg.schema import Schema as IcebergSchema
+    from pyiceberg.types import ListType, StructType
+
+    def fields(items: Sequence[NestedField], prefix: str) -> list[NestedField]:
+        out = []
+        for f in items:
+            path = f"{prefix}{f.name}"
+            kind = f.field_type
+            if isinstance(kind, StructType):
+                kind = StructType(*fields(kind.fields, f"{path}."))
+            elif isinstance(kind, ListType) and isinstance(kind.element_type, StructType):
+                kind = ListType(kind.element_id,
+                                StructType(*fields(kind.element_type.fields, f"{path}.element.")),
+                                kind.element_required)
+            out.append(f.model_copy(update={"field_type": kind, "doc": docs.get(path, f.doc)}))
+        return out
+
+    return IcebergSchema(*fields(schema.fields, ""), schema_id=schema.schema_id,
+                         identifier_field_ids=schema.identifier_field_ids)
+
+
+def _doc_changes(current: Schema, docs: Mapping[str, str]) -> dict[str, str]:
+    """The docs that differ from the table's, for columns the table has."""
+    changes = {}
+    for path, doc in docs.items():
+        try:
+            field = current.find_field(path)
+        except ValueError:
+            continue  # not in the table (yet)
+        if field.doc != doc:
+            changes[path] = doc
+    return changes
 
 
 def _partition_spec(schema: Schema, partitioning: Sequence[PartitionSpecField]) -> PartitionSpec:

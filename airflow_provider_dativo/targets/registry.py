@@ -84,7 +84,7 @@ class TableShape:
         from airflow_provider_dativo.contracts import arrow_schema
 
         return cls(job.table, arrow_schema(job.contract), tuple(job.contract.partitioning),
-                   job.contract.governance_properties(), job.write_mode,
+                   job.governance.properties(), job.write_mode,
                    tuple(job.contract.primary_key))
 
     @classmethod
@@ -94,7 +94,7 @@ class TableShape:
 
         return cls(f"{job.table}_quarantine", QUARANTINE_SCHEMA,
                    (PartitionSpecField("quarantined_at", "day"),),
-                   {**job.contract.governance_properties(), "dativo.quarantine-of": job.table})
+                   {**job.governance.table_properties(), "dativo.quarantine-of": job.table})
 
 
 def _iceberg(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None

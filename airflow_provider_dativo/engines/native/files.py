@@ -68,7 +68,8 @@ class FileSourceConfig:
     # quoted values spanning lines; off by default since the parser then cannot count lines
     multiline: bool = False
     block_bytes: int = BLOCK_BYTES
-    # s3:// only: endpoint, region, access_key_id, secret_access_key (else the AWS_* variables)
+    # s3:// only: endpoint, region, access_key_id, secret_access_key, session_token (else the
+    # AWS_* variables)
     s3: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -111,6 +112,8 @@ def s3_filesystem(options: Mapping[str, Any]) -> pafs.S3FileSystem:
     if options.get("access_key_id"):
         kwargs["access_key"] = str(options["access_key_id"])
         kwargs["secret_key"] = str(options.get("secret_access_key") or "")
+        if options.get("session_token"):  # temporary credentials (an assumed role)
+            kwargs["session_token"] = str(options["session_token"])
     return pafs.S3FileSystem(**kwargs)
 
 
