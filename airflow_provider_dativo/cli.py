@@ -40,6 +40,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                              mark))
     for issue in report.all_issues():
         console.print(error_line(issue), soft_wrap=True)
+    for notice in dict.fromkeys(report.notices):
+        console.print(styled(("notice: ", "yellow"), str(notice)), soft_wrap=True)
     if report.ok:
         console.print(styled(("all configs are valid", "green")))
         return 0
@@ -115,6 +117,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         table.add_row("snapshot", str(result.snapshot_id))
         table.add_row("seconds", str(manifest.get("seconds")))
     console.print(table)
+    from airflow_provider_dativo.quality_gate import result_lines
+
+    for _, _, result in results:
+        for line in result_lines(result.quality):
+            console.print(line, soft_wrap=True)
     return 0
 
 
@@ -192,6 +199,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         if hasattr(target, "read_table"):
             data = target.read_table()
     info.add_row("state", json.dumps(target.read_state(), sort_keys=True)[:200])
+    from airflow_provider_dativo.quality_gate import committed_results, result_lines
+
+    checked = result_lines(committed_results(target))
+    if checked:
+        info.add_row("quality (last run)", "\n".join(checked))
     if data is not None:
         info.add_row("rows", f"{data.num_rows:,}")
     console.print(info)

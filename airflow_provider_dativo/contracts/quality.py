@@ -213,7 +213,7 @@ def read_rules(entries: Iterable[tuple[str, Any, FieldSpec | None]],
             if not isinstance(item, Mapping):
                 issues.add(path, "a quality rule must be a mapping")
                 continue
-            rule = _read_rule(item, path, spec, len(rules) + 1, issues)
+            rule = _read_rule(item, path, spec, i + 1, issues)
             if rule is not None:
                 rules.append(rule)
     seen: dict[str, str] = {}
@@ -400,41 +400,84 @@ def without(contract: Contract, names: Iterable[str]) -> Contract:
         contract, quality=tuple(r for r in rules_of(contract) if r.name not in skip))
 
 
-def config_issues(contract: Contract, file: str) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
+def skip_issues(doc: Any, contracts: Sequence[Contract]) -> list[ConfigIssue]:
+    """A job's ``validation.quality.skip`` names rules its contracts have."""
+    validation = doc.data.get("validation") if isinstance(doc.data, Mapping) else None
+    skip = ((validation or {}).get("quality") or {}).get("skip") or ()
+    known = {r.name for c in contracts for r in rules_of(c)}
+    issues = []
+    for i, name in enumerate(skip):
+        if name not in known:
+            path = f"validation.quality.skip[{i}]"
+            listed = ", ".join(sorted(known)) or "none"
+            issues.append(ConfigIssue(doc.file, f"no quality rule {name!r} in the job's "
+                                      f"contract; its rules are: {listed}", doc.line_of(path),
+                                      path))
+    return issues
+
+
+def table_names(contract: Contract) -> tuple[str, ...]:
+    """Names the run's rows answer to in a SQL rule: ``${table}`` and, for queries that name
+    the table as written, the schema object's physical name and name."""
+    names = [RUN_TABLE, contract.table_name, contract.schema_object]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def validate_rules(contracts: Sequence[Contract],
+                   file: str) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
     """Errors (SQL that does not parse or bind against the contract's columns) and notices
-    (rules dativo does not run) of the contract's rules, for ``dativo validate``."""
+    (rules dativo does not run, schedules it does not follow) for ``dativo validate``."""
     errors: list[ConfigIssue] = []
     notices: list[ConfigIssue] = []
-    sql_rules = [r for r in rules_of(contract) if r.type == "sql"]
-    if sql_rules:
-        import duckdb
-
-        from airflow_provider_dativo.contracts.arrow_types import arrow_schema
-
-        with duckdb.connect() as con:
-            con.register(RUN_TABLE, arrow_schema(contract).empty_table())
-            for rule in sql_rules:
-                try:
-                    rows = con.execute(render_query(rule)).fetchall()
-                    width = len(con.description or ())
-                except duckdb.Error as exc:
-                    errors.append(ConfigIssue(file, f"the query of quality rule {rule.name!r} "
-                                  f"does not run against the contract's columns: "
-                                  f"{_first_line(exc)}", rule.line, f"{rule.path}.query"))
-                    continue
-                if width != 1 or len(rows) > 1:
-                    errors.append(ConfigIssue(file, f"the query of quality rule {rule.name!r} "
-                                  "must return one value (one column, one row)", rule.line,
-                                  f"{rule.path}.query"))
-    for rule in rules_of(contract):
-        if rule.type == "custom":
-            notices.append(ConfigIssue(file, f"quality rule {rule.name!r}: not run here: engine "
-                           f"{rule.engine}", rule.line, rule.path))
-        if rule.runs and rule.schedule:
-            notices.append(ConfigIssue(file, f"quality rule {rule.name!r} has a schedule "
-                           f"({rule.schedule}); dativo runs it on every load", rule.line,
-                           f"{rule.path}.schedule"))
+    for contract in contracts:
+        errors += _sql_issues(contract, file)
+        for rule in rules_of(contract):
+            if rule.type == "custom":
+                notices.append(ConfigIssue(file, f"quality rule {rule.name!r}: not run here: "
+                               f"engine {rule.engine}", rule.line, rule.path))
+            if rule.runs and rule.schedule:
+                notices.append(ConfigIssue(file, f"quality rule {rule.name!r} has a schedule "
+                               f"({rule.schedule}); dativo runs it on every load", rule.line,
+                               f"{rule.path}.schedule"))
     return errors, notices
+
+
+def _sql_issues(contract: Contract, file: str) -> list[ConfigIssue]:
+    """Each SQL rule prepared against an empty table of the contract's schema."""
+    sql_rules = [r for r in rules_of(contract) if r.type == "sql"]
+    if not sql_rules:
+        return []
+    import duckdb
+
+    from airflow_provider_dativo.contracts.arrow_types import arrow_schema
+
+    errors = []
+    with duckdb.connect() as con:
+        empty = arrow_schema(contract).empty_table()
+        for name in table_names(contract):
+            con.register(name, empty)
+        for rule in sql_rules:
+            where = f"{rule.path}.query"
+            try:
+                con.execute(render_query(rule)).fetchall()
+                width = len(con.description or ())
+            except duckdb.Error as exc:
+                errors.append(ConfigIssue(file, f"the query of quality rule {rule.name!r} does "
+                              f"not run against the contract's columns: {_first_line(exc)}",
+                              rule.line, where))
+                continue
+            if width != 1:
+                errors.append(ConfigIssue(file, f"the query of quality rule {rule.name!r} "
+                              f"returns {width} columns; it must return one value", rule.line,
+                              where))
+    return errors
+
+
+def skip_notices(jobs: Sequence[Any]) -> list[ConfigIssue]:
+    """What a job's ``validation.quality.skip`` turns off, for ``dativo validate``."""
+    return [ConfigIssue(job.file, f"quality rule {name!r} of contract {job.contract.name!r} is "
+                        "skipped by this job", None, "validation.quality.skip")
+            for job in jobs for name in job.quality_skip]
 
 
 def _first_line(exc: BaseException) -> str:
