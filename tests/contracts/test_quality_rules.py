@@ -338,3 +338,19 @@ def test_rules_are_part_of_the_contract_value() -> None:
     other = copy.deepcopy(doc({"email": [{"rule": "nullCheck", "mustBe": 0}]}))
     assert one == contract_from_mapping(other)  # no operator means mustBe: 0
     assert one != contract_from_mapping(doc())
+
+
+def test_run_rules_read_a_file_target_s_staged_files(config_root: Path) -> None:
+    path = setup(config_root, doc(COLUMN_RULES, RUN_RULES))
+    path.write_text(path.read_text().replace("target_connector: iceberg", "target_connector: "
+                    "parquet").replace("connectors/iceberg.yaml", "connectors/parquet.yaml"))
+    job = ConfigRoot(config_root).load_job(path)
+    _, result = runner.run_job(job, "parquet-1")
+    assert result.committed and {r["status"] for r in result.quality} == {"pass"}
+    state = runner.open_job_target(job).read_state()
+    assert state is not None and state["quality"]["amount_sum"]["measured"] == 55
+    write(config_root / "examples/data/orders_q/b.jsonl",
+          json.dumps({"id": 1, "email": "a@x", "amount": 1, "status": "open"}) + "\n")
+    with pytest.raises(ContractViolation, match="quality enough_rows: FAIL"):
+        runner.run_job(job, "parquet-2")
+    assert runner.open_job_target(job).read_state() == state  # nothing committed
