@@ -81,7 +81,7 @@ class QualityOutcome:
 
 def _show(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.10g}"
     return "-" if value is None else str(value)
 
 
@@ -144,22 +144,25 @@ def _run_rows(job: JobSpec, manifest: Mapping[str, Any], target: Target) -> pa.T
     schema = arrow_schema(job.contract)
     io = _file_io(target)
     tables = []
+    refusal = (f"the run-level quality rules of contract '{job.contract.name}' need the run's "
+               f"rows, but target {job.target.type} stages other data")
+    hint = "; list these rules under validation.quality.skip for this job"
     for entry in manifest.get("files") or ():
         path = str(entry["path"])
-        if io is None:
-            tables.append(pq.read_table(path.removeprefix("file://")))
-        else:
-            with io.new_input(path).open() as stream:
-                tables.append(pq.read_table(stream))
+        try:
+            if io is None:
+                tables.append(pq.read_table(path.removeprefix("file://")))
+            else:
+                with io.new_input(path).open() as stream:
+                    tables.append(pq.read_table(stream))
+        except pa.ArrowInvalid as exc:
+            raise ContractViolation(f"{refusal} ({path}: {exc}){hint}") from exc
     if not tables:
         return schema.empty_table()
     rows = pa.concat_tables(tables, promote_options="default")
     missing = [n for n in schema.names if n not in rows.column_names]
     if missing:
-        raise ContractViolation(
-            f"the run-level quality rules of contract '{job.contract.name}' need the run's rows, "
-            f"but target {job.target.type} stages other columns (missing: {', '.join(missing)}); "
-            "list these rules under validation.quality.skip for this job")
+        raise ContractViolation(f"{refusal} (missing columns: {', '.join(missing)}){hint}")
     return rows
 
 
