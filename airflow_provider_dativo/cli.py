@@ -52,6 +52,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         console.print(error_line(issue), soft_wrap=True)
     for warning in report.warnings:
         console.print(styled(("warning", "yellow"), f" {warning}"), soft_wrap=True)
+    for notice in dict.fromkeys(report.notices):
+        console.print(styled(("notice: ", "yellow"), str(notice)), soft_wrap=True)
     if not issues:
         noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
         console.print(styled(("all configs are valid", "green"), noted))
@@ -136,6 +138,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         table.add_section()
         table.add_row("run wall seconds", f"{time.monotonic() - started:.3f}")
     console.print(table)
+    from airflow_provider_dativo.quality_gate import result_lines
+
+    for _, _, result in results:
+        for line in result_lines(result.quality):
+            console.print(line, soft_wrap=True)
     return 0
 
 
@@ -219,6 +226,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         if hasattr(target, "read_table"):
             data = target.read_table()
     info.add_row("state", json.dumps(target.read_state(), sort_keys=True)[:200])
+    from airflow_provider_dativo.quality_gate import committed_results, result_lines
+
+    checked = result_lines(committed_results(target))
+    if checked:
+        info.add_row("quality (last run)", "\n".join(checked))
     if data is not None:
         info.add_row("rows", f"{data.num_rows:,}")
     console.print(info)

@@ -17,6 +17,7 @@ from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.scheduling import DEFAULT_START_DATE
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.config.streams import task_suffix
+from airflow_provider_dativo.contracts.model import Contract
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 from airflow_provider_dativo.operators import lineage
 from airflow_provider_dativo.operators.dativo import (
@@ -72,7 +73,28 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
             rules.append("unique")
         lines.append(f"| {f.name} | {f.type} | {'yes' if f.required else ''} | "
                      f"{'; '.join(rules)} |")
+    lines += quality_doc(c)
     return "\n".join(lines)
+
+
+def quality_doc(contract: Contract) -> list[str]:
+    """The contract's quality rules: text rules as written, the others by name and bound."""
+    rules = contract.quality
+    if not rules:
+        return []
+    lines = ["", "**Quality rules**", ""]
+    for rule in rules:
+        where = f" on `{rule.column}`" if rule.column else ""
+        if rule.type == "text":
+            lines.append(f"- {rule.description or rule.name}{where}")
+        elif rule.type == "custom":
+            lines.append(f"- {rule.name}{where}: {rule.engine} rule, not run by dativo")
+        else:
+            extra = ", ".join(v for v in (rule.severity, rule.dimension) if v)
+            lines.append(f"- {rule.name}{where}: {rule.bound_text()}"
+                         + (f" ({extra})" if extra else "")
+                         + (f" — {rule.description}" if rule.description else ""))
+    return lines
 
 
 def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:

@@ -8,6 +8,7 @@ Steps hand over a small JSON manifest only; data stays in staging.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dativo import quality_gate
 from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
@@ -398,7 +400,9 @@ def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
     entry = manifest.get("quarantine_table") if quarantine_target is not None else None
     # a manifest from before extract recorded its base is committed unchecked, as then
     base = manifest.get("base_run_id", UNKNOWN_BASE)
-    result = target.commit(_staged_files(manifest["files"]), manifest.get("state"), run_id,
+    # the contract's quality rules over the staged run: a failed error rule commits nothing
+    quality = quality_gate.check_run(job, manifest, target)
+    result = target.commit(_staged_files(manifest["files"]), quality.state, run_id,
                            base=base, quarantine=entry)
     if quarantine_target is not None and entry is not None:
         _finish_quarantine(CommitHead(run_id, None, entry), quarantine_target)
@@ -406,7 +410,7 @@ def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
     log.info("%s %s rows to %s (snapshot %s)", verb, f"{result.rows:,}", result.table,
              result.snapshot_id)
     _remove_orphans(job, target)
-    return result
+    return dataclasses.replace(result, quality=quality.records)
 
 
 def _finish_quarantine(head: CommitHead, quarantine_target: Target, earlier: bool = False) -> None:

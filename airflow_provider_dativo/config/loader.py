@@ -34,6 +34,7 @@ from airflow_provider_dativo.config.specs import (
 )
 from airflow_provider_dativo.config.streams import either_or_issues, stream_items
 from airflow_provider_dativo.config.yaml_loader import YamlDocument, join_path, load_yaml
+from airflow_provider_dativo.contracts import quality as quality_rules
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 T = TypeVar("T")
@@ -139,6 +140,8 @@ class ValidationReport:
     issues: dict[str, list[ConfigIssue]] = field(default_factory=lambda: {k: [] for k in KINDS})
     # what is valid but likely a mistake; it does not fail the validation
     warnings: list[ConfigIssue] = field(default_factory=list)
+    # findings that are not errors: quality rules dativo does not run, or a job skips
+    notices: list[ConfigIssue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -315,6 +318,7 @@ class ConfigRoot:
         if None not in contracts:
             issues += override_issues(doc, contracts)
 
+        issues += quality_rules.skip_issues(doc, [c for c in contracts if c is not None])
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
         issues += reg.lookback_issues(doc, src_cfg.get("incremental"), source_engine,
@@ -345,6 +349,7 @@ class ConfigRoot:
         assert source is not None and target is not None and source_engine is not None
 
         incremental = src_cfg.get("incremental")
+        skip = tuple(data.get("validation", {}).get("quality", {}).get("skip", ()))
         specs = []
         for (key, item), contract in zip(items, contracts, strict=True):
             assert contract is not None
@@ -363,12 +368,13 @@ class ConfigRoot:
                 target=target,
                 target_entry=entries[data["target_connector"]],
                 target_connection=freeze(merge(target.connection, tgt_cfg.get("connection", {}))),
-                contract=contract,
+                contract=quality_rules.without(contract, skip),
                 asset_file=str(self.inside(item["asset_path"], doc, join_path(key, "asset_path"))),
                 table=item.get("table") or default_table(contract),
                 write_mode=tgt_cfg.get("write_mode", "append"),
                 target_options=freeze(tgt_cfg.get("options", {})),
                 validation_mode=data.get("validation", {}).get("mode", "strict"),
+                quality_skip=skip,
                 incremental=IncrementalSpec(incremental["cursor_field"],
                                             incremental.get("lookback_days", 0))
                 if incremental else None,
@@ -442,6 +448,13 @@ class ConfigRoot:
             }
             try:
                 loaded = loader[kind]()
+                if kind == "asset":
+                    contracts = [loaded] + [self.asset(path, o) for o in loaded.schema_objects[1:]]
+                    errors, notices = quality_rules.validate_rules(contracts, str(path))
+                    report.issues[kind] += errors
+                    report.notices += notices
+                if kind == "job":
+                    report.notices += quality_rules.skip_notices(loaded)
             except ConfigError as exc:
                 seen = set(report.all_issues())
                 report.issues[kind].extend(i for i in exc.issues if i not in seen)

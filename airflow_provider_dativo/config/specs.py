@@ -188,6 +188,7 @@ class JobSpec:
     # target.options of the job: file size, orphan retention, format settings (Markdown-KV)
     target_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     validation_mode: str = "strict"
+    quality_skip: tuple[str, ...] = ()  # validation.quality.skip: rules this job does not run
     incremental: IncrementalSpec | None = None
     batch_size: int | None = None  # rows per batch; None: the engine's own default
     schedule: str | None = None

@@ -37,6 +37,7 @@ from airflow_provider_dativo.contracts._conform import as_text, conform
 from airflow_provider_dativo.contracts._types import INGEST_DATE, TEXT_TYPES
 from airflow_provider_dativo.contracts.arrow_types import arrow_schema
 from airflow_provider_dativo.contracts.model import Contract, FieldSpec
+from airflow_provider_dativo.contracts.quality import row_failures
 
 REASON_COLUMN = "_dativo_reason"
 RULES_COLUMN = "_dativo_rules"
@@ -312,6 +313,9 @@ def check_batch(
         conformed.append(values)
         raws.append(raw)
         failures.extend(_violations(field_plan, values, type_bad))
+    # the contract's per-row quality rules (nullCheck, validValues, between...), same machinery
+    failures.extend((_Rule(key, reason), mask) for key, reason, mask in
+                    row_failures(contract, dict(zip(contract.field_names, conformed, strict=True))))
 
     counts: dict[str, int] = {}
     active: list[tuple[_Rule, pa.Array]] = []

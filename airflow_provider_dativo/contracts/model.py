@@ -57,6 +57,7 @@ from airflow_provider_dativo.contracts._types import (
     parse_format,
     strptime_format,
 )
+from airflow_provider_dativo.contracts.quality import QualityRule, read_rules
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 # Fixed namespace so derived ids are identical on every machine and release.
@@ -153,6 +154,8 @@ class Contract:
     retention_days: int | None = None
     partitioning: tuple[PartitionField, ...] = ()
     file_format: str | None = None
+    # The document's ``quality`` rules of this schema object and its properties (quality.py).
+    quality: tuple[QualityRule, ...] = ()
     # Where ``name`` came from: "name", "schema object" or "id" (ODCS makes name optional).
     name_source: str = dc_field(default="name", compare=False)
     # Where the contract sits in its document (not rules, so not compared): the schema object
@@ -315,6 +318,7 @@ def contract_from_mapping(
     if not parsed.fields and not full:
         issues.add("schema", "schema must declare at least one field")
     partitions = _check_partitions(parsed.partitions, parsed.fields, issues)
+    quality = _read_quality(data, parsed, specs, issues) if full else ()
     name, name_source = _contract_name(data, parsed, full)
     if name is None:
         issues.add("name", "name is required and must be a non-empty string")
@@ -340,6 +344,7 @@ def contract_from_mapping(
         retention_days=(top.get("governance") or {}).get("retention_days"),
         partitioning=tuple(partitions),
         file_format=(top.get("target") or {}).get("file_format"),
+        quality=quality,
         name_source=name_source,
         schema_object=parsed.schema_object,
         schema_objects=parsed.schema_objects,
@@ -347,6 +352,38 @@ def contract_from_mapping(
         document=json.dumps(data, default=str),
         warnings=tuple(issues.warnings),
     )
+
+
+class _QualityIssues:
+    """The loader's issue list as the quality reader sees it."""
+
+    def __init__(self, issues: _Issues) -> None:
+        self.issues = issues
+
+    def add(self, path: str, message: str) -> None:
+        self.issues.add(path, message)
+
+    def line_of(self, path: str) -> int | None:
+        return self.issues._issue(path, "").line
+
+
+def _read_quality(data: Mapping[str, Any], parsed: _Parsed, specs: Sequence[FieldSpec],
+                  issues: _Issues) -> tuple[QualityRule, ...]:
+    """The ``quality`` rules of the picked schema object and of its properties."""
+    schema = _list(data.get("schema"))
+    names = [obj.get("name") if isinstance(obj, Mapping) else None for obj in schema]
+    index = names.index(parsed.schema_object) if parsed.schema_object in names else 0
+    obj = schema[index] if schema and isinstance(schema[index], Mapping) else {}
+    by_name = {spec.name: spec for spec in specs}
+    entries: list[tuple[str, Any, FieldSpec | None]] = [
+        (f"schema[{index}].quality", obj.get("quality"), None)]
+    for i, prop in enumerate(_list(obj.get("properties"))):
+        if isinstance(prop, Mapping) and prop.get("quality") is not None:
+            spec = by_name.get(str(prop.get("name")))
+            if spec is not None:
+                entries.append((f"schema[{index}].properties[{i}].quality", prop["quality"],
+                                spec))
+    return read_rules(entries, _QualityIssues(issues))
 
 
 def _contract_name(data: Mapping[str, Any], parsed: _Parsed, full: bool) -> tuple[str | None, str]:

@@ -33,6 +33,7 @@ class CommitResult:
     rows: int
     committed: bool  # False when the run id was already committed (an idempotent no-op)
     snapshot_id: int | None = None
+    quality: tuple[Mapping[str, Any], ...] = ()  # the run's quality rule results (quality_gate)
 
 
 class _Unknown(enum.Enum):

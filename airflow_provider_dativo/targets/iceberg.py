@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import pyarrow as pa
 
 from airflow_provider_dativo.config.governance import COLUMN_PREFIX
+from airflow_provider_dativo.contracts.quality import split_results
 from airflow_provider_dativo.errors import DativoError, TargetError
 from airflow_provider_dativo.targets.base import (
     RUN_ID_RECORD,
@@ -407,7 +408,8 @@ class IcebergTarget:
                 "re-run extract to rebuild it"
             )
         rows = sum(f.rows for f in files)
-        properties = {SUMMARY_RUN_ID: run_id, SUMMARY_ROWS: str(rows)}
+        state, quality = split_results(state)  # the run's quality results: dativo.quality.*
+        properties = {SUMMARY_RUN_ID: run_id, SUMMARY_ROWS: str(rows), **quality}
         if self._writer is not None:
             properties[SUMMARY_WRITER] = self._writer
         if state is not None:
