@@ -140,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(table)
     from airflow_provider_dativo.quality_gate import result_lines
 
-    for _, _, result in results:
+    for _, _, result, _ in results:
         for line in result_lines(result.quality):
             console.print(line, soft_wrap=True)
     return 0
