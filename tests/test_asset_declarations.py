@@ -92,3 +92,11 @@ def test_the_scanner_names_an_asset_as_airflow_does(call: str) -> None:
     (found,) = declarations(Path("dag.py"), call)
     airflow = eval(call, {"Asset": Asset})  # the literal calls above
     assert (found.name, found.uri) == (airflow.name, airflow.uri)
+
+
+def test_table_asset_finds_a_job_by_its_dag_id(config_root: Path) -> None:
+    from airflow_provider_dativo import table_asset
+
+    asset = table_asset("dativo__acme__orders", root=config_root)
+    assert asset.uri == asset.name == "x-iceberg://dativo/acme/orders"
+    assert table_asset("jobs/acme/orders.yaml", root=config_root) == asset

@@ -86,8 +86,8 @@ def event_extra(job: JobSpec, run_id: str, result: Any) -> dict[str, Any]:
 
 def _find_job(job: str | Path, stream: str | None, root: str | Path | None) -> JobSpec:
     """The spec of a DAG id or job file, as ``table_asset`` is given it."""
+    from airflow_provider_dativo.config.collisions import job_claim
     from airflow_provider_dativo.config.loader import ConfigRoot
-    from airflow_provider_dativo.dag_factory import _guess_dag_id
     from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
     config = ConfigRoot(root)
@@ -95,7 +95,7 @@ def _find_job(job: str | Path, stream: str | None, root: str | Path | None) -> J
     if text.endswith((".yaml", ".yml")):
         path = config.job_path(text)
     else:
-        found = [p for p in config.job_files() if _guess_dag_id(config, p) == text]
+        found = [p for p in config.job_files() if job_claim(config, p).dag_id == text]
         if not found:
             raise ConfigError([ConfigIssue(str(config.root / "jobs"), (
                 f"no job has DAG id {text!r}; `dativo list` shows the DAG ids (or pass the "
