@@ -232,16 +232,16 @@ def _list(raw: pa.ListArray, spec: FieldSpec, target: pa.ListType, path: str = "
     return out, _clean(bad)
 
 
-def _source_type(spec: FieldSpec, target: pa.DataType) -> pa.DataType:
+def source_type(spec: FieldSpec, target: pa.DataType) -> pa.DataType:
     """``target`` with the names the source uses (physicalName), as JSON text spells them."""
     if spec.type == "struct" and pa.types.is_struct(target):
         return pa.struct([
-            pa.field(child.source_name, _source_type(child, field.type))
+            pa.field(child.source_name, source_type(child, field.type))
             for child, field in zip(spec.fields, target, strict=True)
         ])
     if spec.type == "list" and spec.items is not None and pa.types.is_list(target):
         item = target.value_field
-        return pa.list_(pa.field(item.name, _source_type(spec.items, item.type)))
+        return pa.list_(pa.field(item.name, source_type(spec.items, item.type)))
     return target
 
 
@@ -249,7 +249,7 @@ def _parse_json_text(text: pa.Array, target: pa.DataType, spec: FieldSpec | None
                      ) -> tuple[pa.Array, pa.Array | None]:
     """JSON documents read into ``target`` by Arrow's reader, the whole array at once; the
     mask marks texts that are not JSON of that shape (found one by one, only if any is)."""
-    shape = target if spec is None else _source_type(spec, target)
+    shape = target if spec is None else source_type(spec, target)
     blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
     body = pc.if_else(blank, "null", text)
     lines = pc.binary_join_element_wise('{"v":', body, "}", "")
