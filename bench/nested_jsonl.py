@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from file_to_iceberg import BIN, REPO, timed  # noqa: E402
+from file_to_iceberg import BIN, REPO, timed
 
-from airflow_provider_dativo.contracts._conform import json_text  # noqa: E402
+from airflow_provider_dativo.contracts._conform import json_text
 
 
 def asset(name: str, typed: bool) -> dict:
