@@ -43,9 +43,9 @@ def _file(job: JobSpec, connection: dict) -> SourceEngine:
 
 
 def json_types(contract: Contract) -> dict:
-    """Source columns whose Arrow type JSON carries natively (the rest arrive as text, or as
-    Arrow infers them). A ``json`` column is left to inference: it is stored as text, but its
-    values are objects and arrays as often as strings, which a string type would refuse."""
+    """Source columns (by the name the source sends) whose Arrow type JSON carries natively;
+    the rest arrive as Arrow infers them. A ``json`` column is read as text: inference would
+    merge the keys of every line into one struct and write keys a value never had."""
     import pyarrow as pa
 
     from airflow_provider_dativo.contracts.arrow_types import arrow_type
@@ -54,7 +54,7 @@ def json_types(contract: Contract) -> dict:
     types = {}
     for spec in contract.fields:
         type_ = arrow_type(spec)
-        if spec.type != "json" and (type_ in native or pa.types.is_floating(type_)):
+        if type_ in native or pa.types.is_floating(type_):
             types[spec.source_name] = pa.float64() if pa.types.is_floating(type_) else type_
     return types
 
