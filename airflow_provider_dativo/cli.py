@@ -63,8 +63,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1
 
 
+def asset_label(root: ConfigRoot, job: JobSpec) -> str:
+    """The job's asset name, saying where it came from when the contract has no ``name``."""
+    contract = job.contract
+    label = f"{contract.name} ({root.display(Path(job.asset_file))})"
+    if contract.name_source == "name":
+        return label
+    origin = {"schema object": "its one schema object's name", "id": "its id"}.get(
+        contract.name_source, contract.name_source)
+    return f"{label}; the contract has no name, so it is {origin}"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     root = _root(args)
+    derived: list[str] = []
     table = Table(title=f"dativo jobs in {root.root}")
     for col in ("tenant", "job", "DAG id", "source", "streams", "target", "schedule", "status"):
         table.add_column(col)
@@ -78,6 +90,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                           styled((f"invalid ({len(exc.issues)} error(s))", "red")))
             continue
         job = streams[0]
+        if job.contract.name_source != "name":
+            derived.append(f"{job.tenant_id}/{job.name}: asset {asset_label(root, job)}")
         table.add_row(job.tenant_id, job.name, job.dag_id,
                       f"{job.source.type} ({job.source_engine})",
                       ", ".join(s.stream for s in streams if s.stream) or "1",
@@ -85,6 +99,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                       + ", ".join(f"{s.tenant_id}.{s.table}" for s in streams),
                       job.schedule or "manual", styled(("valid", "green")))
     console.print(table)
+    for line in derived:
+        console.print(line, soft_wrap=True, markup=False)
     if invalid:
         console.print(f"{invalid} invalid job(s): run `dativo validate` for the errors")
     return 0
@@ -208,6 +224,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     target: Any = runner.open_job_target(job)
     info = Table(title=f"{job.dag_id} → {target.table_identifier}", show_header=False)
     info.add_row("table", target.table_identifier)
+    info.add_row("asset", asset_label(root, job))
     data = None
     if hasattr(target, "load_table"):  # Iceberg: snapshots carry the run id and state
         table = target.load_table()

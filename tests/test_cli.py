@@ -15,14 +15,12 @@ from tests.conftest import BIN, REPO, write
 
 
 def dativo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"COLUMNS": "200", "PATH": str(BIN)}
+    if "PYTHONPATH" in os.environ:  # the checkout under test, not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run([str(BIN / "dativo"), "--root", str(root), *args], capture_output=True,
-                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": str(BIN),
-                                                       **_pythonpath()})
+                          text=True, timeout=120, env=env)
 
-
-def _pythonpath() -> dict[str, str]:
-    """The caller's PYTHONPATH, so a checkout on it is the package the command runs."""
-    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 def test_validate_passes_on_the_shipped_configs() -> None:
@@ -160,3 +158,32 @@ def test_module_entry_point_matches_the_script() -> None:
     result = subprocess.run([sys.executable, "-m", "airflow_provider_dativo.cli", "--help"],
                             capture_output=True, text=True, check=True)
     assert "validate" in result.stdout and "contract" in result.stdout
+
+
+def test_list_and_show_say_where_a_derived_asset_name_came_from(config_root: Path) -> None:
+    # an ODCS contract without `name`: the asset is named after its one schema object
+    corpus = REPO / "tests/fixtures/odcs/v300_customers_no_name.yaml"
+    write(config_root / "assets/file/v1.0/customers.yaml", corpus.read_text())
+    write(config_root / "data/customers.csv", "customer_id,country\n1,DE\n2,FR\n")
+    write(config_root / "jobs/acme/customers.yaml", f"""\
+tenant_id: acme
+source_connector: file
+source_connector_path: connectors/file.yaml
+asset: customers
+asset_path: assets/file/v1.0/customers.yaml
+target_connector: iceberg
+target_connector_path: connectors/iceberg.yaml
+source:
+  connection: {{path: {config_root}/data/customers.csv}}
+""")
+    said = ("customers (assets/file/v1.0/customers.yaml); the contract has no name, so it is its "
+            "one schema object's name")
+    listed = dativo(config_root, "list")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert f"acme/customers: asset {said}" in listed.stdout
+    assert "acme/orders: asset" not in listed.stdout  # named contracts need no note
+    ran = dativo(config_root, "run", "jobs/acme/customers.yaml")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    shown = dativo(config_root, "show", "jobs/acme/customers.yaml")
+    assert shown.returncode == 0, shown.stderr
+    assert "the contract has no name, so it is its" in shown.stdout

@@ -333,8 +333,12 @@ def from_text(text: pa.Array, spec: FieldSpec, target: pa.DataType) -> Conformed
     if kind == "string":
         return text, None
     if kind == "json":
+        from airflow_provider_dativo.contracts._json_check import invalid_json
+
         blank = pc.equal(pc.utf8_trim_whitespace(text), "")
-        return pc.if_else(blank, _NULL_TEXT, text), None
+        bad = invalid_json(text)
+        missing = blank if bad is None else pc.or_(blank, bad)
+        return pc.if_else(missing, _NULL_TEXT, text), bad
     if kind == "binary":
         return pc.cast(text, pa.binary()), None
     if kind == "integer":

@@ -39,17 +39,20 @@ def arrow_type(spec: FieldSpec) -> pa.DataType:
         # As in SQL, decimal(p) has no fraction digits; a default scale of 9 would leave
         # decimal(5) unable to hold 1.
         return pa.decimal128(spec.precision, spec.scale or 0)
+    # Nested fields are stored nullable: a required one is null wherever its parent is, which
+    # Arrow and Parquet refuse in a non-nullable child; the contract check enforces required.
     if spec.type == "struct":
-        return pa.struct([arrow_field(child) for child in spec.fields])
+        return pa.struct([arrow_field(child, nested=True) for child in spec.fields])
     if spec.type == "list":
         assert spec.items is not None
-        return pa.list_(arrow_field(spec.items))
+        return pa.list_(arrow_field(spec.items, nested=True))
     return _SIMPLE[spec.type]
 
 
-def arrow_field(spec: FieldSpec) -> pa.Field:
+def arrow_field(spec: FieldSpec, *, nested: bool = False) -> pa.Field:
     metadata = {DESCRIPTION_KEY: spec.description.encode()} if spec.description else None
-    return pa.field(spec.name, arrow_type(spec), nullable=not spec.required, metadata=metadata)
+    nullable = nested or not spec.required
+    return pa.field(spec.name, arrow_type(spec), nullable=nullable, metadata=metadata)
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:

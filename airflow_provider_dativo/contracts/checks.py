@@ -1,13 +1,19 @@
 """Conform a batch to its contract and split it into valid and rejected rows, vectorised.
 
-Rules, per field and in this order: ``type`` (a non-null input value that cannot be converted),
-``required`` (no value; a row that already failed ``type`` is not also counted as missing),
-``nul_byte`` (string and json text containing a NUL character, unless the field has
-``allow_nul``), ``enum``, ``pattern`` (full match, RE2 syntax), ``minimum``/``maximum``,
+Rules, per field and in this order: ``type`` (a non-null input value that cannot be converted;
+for ``json``, text that is not one JSON document), ``required`` (no value; a row that already
+failed ``type`` is not also counted as missing), ``nul_byte`` (string text containing a NUL
+character, unless the field has ``allow_nul``; JSON text with a raw NUL already fails ``type``,
+as JSON escapes it), ``enum``, ``pattern`` (full match, RE2 syntax), ``minimum``/``maximum``,
 ``min_length``/``max_length`` (characters) and ``unique``. Only non-null values are checked
 against nul_byte, enum, pattern, bounds and lengths. A rejected row's ``_dativo_rules`` lists
 every rule it broke as ``rule:field`` (``min_length:name``), its ``_dativo_reason`` says each in
 words.
+
+Struct and list columns are checked inside as well, by path: every nested property's rules (its
+``required`` only where its parent holds a value) and a list's ``min_items``/``max_items``, as
+``required:address.city`` or ``minimum:lines[].qty``; ``type`` of the column itself means the
+value is not a struct or list of the declared shape at all.
 
 ``required`` means *not null*, as in ODCS: an empty string is a value and passes; blank input for
 a non-text type (``""`` for an integer) reads as null and fails it. ``min_length: 1`` (ODCS
@@ -34,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from airflow_provider_dativo.contracts._conform import as_text, conform
+from airflow_provider_dativo.contracts._conform_more import conform_nested
 from airflow_provider_dativo.contracts._types import INGEST_DATE, TEXT_TYPES
 from airflow_provider_dativo.contracts.arrow_types import arrow_schema
 from airflow_provider_dativo.contracts.model import Contract, FieldSpec
@@ -66,6 +73,9 @@ def rejected_schema(contract: Contract) -> pa.Schema:
 class _Rule:
     key: str  # machine form, "enum:status"
     message: str  # human form, "status: not in [open, closed]"
+
+
+_Found = list[tuple[_Rule, pa.Array]]  # each rule broken, with the rows that broke it
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,8 @@ def _show(value: object) -> str:
 def _type_label(spec: FieldSpec, type_: pa.DataType) -> str:
     if isinstance(type_, pa.Decimal128Type):
         return f"decimal({type_.precision},{type_.scale})"
+    if spec.type == "json":
+        return "JSON document"
     if spec.format is not None and spec.type in ("date", "timestamp", "timestamptz"):
         return f"{spec.type} in format {spec.format}"
     return spec.type
@@ -276,6 +288,49 @@ def _input_column(inputs: Mapping[str, pa.Array], spec: FieldSpec) -> pa.Array |
     return inputs.get(spec.source_name) if raw is None else raw
 
 
+def _nested_column(plan: _FieldPlan, raw: pa.Array) -> tuple[pa.Array, _Found]:
+    """A struct or list column, every rule of its nested values named by path
+    (``shipping_address.city: required value missing``, ``lines[].qty: below minimum 1``)."""
+    values, type_bad, nested = conform_nested(raw, plan.spec, plan.type)
+    found = _violations(plan, values, type_bad)
+    found.extend(_item_counts(plan.spec, plan.spec.name, values))
+    for node in nested:
+        child = _nested_plan(node.spec, node.path, node.values.type)
+        rules = _violations(child, node.values, node.type_bad)
+        if node.spec.required:
+            missing = pc.is_null(node.values)
+            if node.present is not None:
+                missing = pc.and_(missing, node.present)
+            if node.type_bad is not None:
+                missing = pc.and_(missing, pc.invert(node.type_bad))
+            rules.append((_Rule(f"required:{node.path}", f"{node.path}: required value missing"),
+                          pc.fill_null(missing, False)))
+        rules.extend(_item_counts(node.spec, node.path, node.values))
+        found.extend((rule, node.to_rows(mask)) for rule, mask in rules)
+    return values, found
+
+
+@lru_cache(maxsize=512)
+def _nested_plan(spec: FieldSpec, path: str, type_: pa.DataType) -> _FieldPlan:
+    # required is checked against the parent (see _nested_column); unique is a column rule
+    return _field_plan(dataclasses.replace(spec, name=path, required=False, unique=False), type_)
+
+
+def _item_counts(spec: FieldSpec, path: str, values: pa.Array) -> _Found:
+    """ODCS minItems/maxItems of a list value."""
+    if spec.type != "list" or (spec.min_items is None and spec.max_items is None):
+        return []
+    lengths = pc.list_value_length(values)
+    found: _Found = []
+    if spec.min_items is not None:
+        found.append((_Rule(f"min_items:{path}", f"{path}: fewer than {spec.min_items} items"),
+                      pc.fill_null(pc.less(lengths, spec.min_items), False)))
+    if spec.max_items is not None:
+        found.append((_Rule(f"max_items:{path}", f"{path}: more than {spec.max_items} items"),
+                      pc.fill_null(pc.greater(lengths, spec.max_items), False)))
+    return found
+
+
 def check_batch(
     batch: pa.RecordBatch | pa.Table,
     contract: Contract,
@@ -309,10 +364,14 @@ def check_batch(
         raw = _input_column(inputs, field_plan.spec)
         if raw is None:
             raw = pa.nulls(rows)
-        values, type_bad = conform(raw, field_plan.spec, field_plan.type)
+        if field_plan.spec.type in ("struct", "list"):
+            values, found = _nested_column(field_plan, raw)
+            failures.extend(found)
+        else:
+            values, type_bad = conform(raw, field_plan.spec, field_plan.type)
+            failures.extend(_violations(field_plan, values, type_bad))
         conformed.append(values)
         raws.append(raw)
-        failures.extend(_violations(field_plan, values, type_bad))
     # the contract's per-row quality rules (nullCheck, validValues, between...), same machinery
     failures.extend((_Rule(key, reason), mask) for key, reason, mask in
                     row_failures(contract, dict(zip(contract.field_names, conformed, strict=True))))

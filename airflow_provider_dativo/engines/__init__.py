@@ -17,6 +17,7 @@ from airflow_provider_dativo.errors import EngineError
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import JobSpec
+    from airflow_provider_dativo.contracts.model import Contract
 
 __all__ = ["CheckStatus", "ReadItem", "RejectedRecords", "SourceEngine", "StateUpdate",
            "StreamInfo", "open_source"]
@@ -35,20 +36,27 @@ def _native(job: JobSpec, connection: dict) -> SourceEngine:
 
 
 def _file(job: JobSpec, connection: dict) -> SourceEngine:
-    from airflow_provider_dativo.contracts import arrow_schema
     from airflow_provider_dativo.engines.native.files import FileSource, FileSourceConfig
 
     return FileSource(FileSourceConfig.from_connection(job.root, connection),
-                      json_types=json_types(arrow_schema(job.contract)))
+                      json_types=json_types(job.contract))
 
 
-def json_types(schema: object) -> dict:
-    """Contract columns whose Arrow type JSON carries natively (the rest arrive as text)."""
+def json_types(contract: Contract) -> dict:
+    """Source columns (by the name the source sends) whose Arrow type JSON carries natively;
+    the rest arrive as Arrow infers them. A ``json`` column is read as text: inference would
+    merge the keys of every line into one struct and write keys a value never had."""
     import pyarrow as pa
 
+    from airflow_provider_dativo.contracts.arrow_types import arrow_type
+
     native = {pa.int64(), pa.float64(), pa.bool_(), pa.string()}
-    return {f.name: (pa.float64() if pa.types.is_floating(f.type) else f.type)
-            for f in schema if f.type in native or pa.types.is_floating(f.type)}  # type: ignore[attr-defined]
+    types = {}
+    for spec in contract.fields:
+        type_ = arrow_type(spec)
+        if type_ in native or pa.types.is_floating(type_):
+            types[spec.source_name] = pa.float64() if pa.types.is_floating(type_) else type_
+    return types
 
 
 def _lazy(module: str) -> Callable[[JobSpec, dict], SourceEngine]:

@@ -12,6 +12,18 @@ from airflow_provider_dativo.errors import EngineError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from airflow_provider_dativo.contracts.model import Contract, FieldSpec
+
+
+def contract_reads(contract: Contract) -> tuple[str, ...]:
+    """The stream properties a contract reads: its names and the physicalNames they come as."""
+    return tuple(dict.fromkeys(n for f in contract.fields for n in (f.name, f.source_name)))
+
+
+def nested_columns(contract: Contract) -> tuple[FieldSpec, ...]:
+    """The contract's struct and list columns, which protocol engines type as they read."""
+    return tuple(f for f in contract.fields if f.type in ("struct", "list"))
+
 
 @dataclass(frozen=True)
 class CheckStatus:

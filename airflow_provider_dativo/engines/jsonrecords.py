@@ -1,9 +1,13 @@
 """JSON records from connector protocols (Airbyte, Singer) into typed Arrow batches.
 
 Columns are typed from the stream's JSON schema; the contract check in the runner then conforms
-them to the asset contract, which wins where the two differ. A value that does not fit its
-declared type turns the whole column of that batch into text, so the contract check rejects
-only the rows that are really wrong instead of the batch failing to build.
+them to the asset contract, which wins where the two differ. Objects and arrays travel as JSON
+text, except where the contract declares the column a struct or list: those are parsed into that
+shape straight away (by Arrow's JSON reader, with the names the source uses). A record nested
+deeper than ``MAX_JSON_DEPTH`` is rejected with its stream and line before any parser sees it.
+A value that does not fit its declared type turns the whole column of that batch into text, so
+the contract check rejects only the rows that are really wrong instead of the batch failing to
+build.
 """
 
 from __future__ import annotations
@@ -12,13 +16,17 @@ import gc
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
 from airflow_provider_dativo.engines.base import ReadItem, RejectedRecords, StateUpdate
+from airflow_provider_dativo.engines.nesting import DEEP_REASON, too_deep
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.contracts.model import FieldSpec
 
 _SCALARS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
             "string": pa.string()}
@@ -36,13 +44,36 @@ def json_type_to_arrow(prop: Mapping[str, Any]) -> pa.DataType:
     return _SCALARS.get(types[0], pa.string())
 
 
-def arrow_schema_of(json_schema: Mapping[str, Any], keep: Sequence[str] = ()) -> pa.Schema:
+def arrow_schema_of(json_schema: Mapping[str, Any], keep: Sequence[str] = (),
+                    shapes: Mapping[str, pa.DataType] | None = None) -> pa.Schema:
     """Arrow schema of a stream's JSON schema; with ``keep``, only those properties (the
-    contract's fields: the contract check drops the rest, so they are never converted)."""
+    contract's fields: the contract check drops the rest, so they are never converted);
+    ``shapes`` types the columns the contract declares struct or list."""
     props = json_schema.get("properties") or {}
     wanted = set(keep)
-    return pa.schema([(name, json_type_to_arrow(p if isinstance(p, Mapping) else {}))
-                      for name, p in props.items() if not wanted or name in wanted])
+    shapes = shapes or {}
+    return pa.schema([
+        (name, shapes[name] if name in shapes and _declares_nested(p)
+         else json_type_to_arrow(p if isinstance(p, Mapping) else {}))
+        for name, p in props.items() if not wanted or name in wanted])
+
+
+def _declares_nested(prop: Any) -> bool:
+    """Whether the JSON schema lets a property be an object or an array (or does not say)."""
+    if not isinstance(prop, Mapping) or "type" not in prop:
+        return True
+    declared = prop["type"]
+    types = {declared} if isinstance(declared, str) else set(declared)
+    return bool(types & {"object", "array"})
+
+
+def nested_shapes(specs: Sequence[FieldSpec]) -> dict[str, pa.DataType]:
+    """The Arrow types of the contract's struct and list columns, under the source's names."""
+    from airflow_provider_dativo.contracts._conform_more import source_type
+    from airflow_provider_dativo.contracts.arrow_types import arrow_type
+
+    return {spec.source_name: source_type(spec, arrow_type(spec)) for spec in specs
+            if spec.type in ("struct", "list")}
 
 
 def _declared_text(prop: Any) -> bool:
@@ -57,7 +88,10 @@ def _declared_text(prop: Any) -> bool:
 def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # nested deeper than orjson writes; lines that deep are rejected before
+        return None
 
 
 def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
@@ -84,8 +118,9 @@ class RecordBuffer:
     """Collects one stream's records and turns them into a batch of at most ``size`` rows."""
 
     def __init__(self, json_schema: Mapping[str, Any], size: int,
-                 keep: Sequence[str] = ()) -> None:
-        self.schema = arrow_schema_of(json_schema, keep)
+                 keep: Sequence[str] = (), shapes: Mapping[str, pa.DataType] | None = None,
+                 ) -> None:
+        self.schema = arrow_schema_of(json_schema, keep, shapes)
         self.size = size
         self.rows: list[dict[str, Any]] = []
         props = json_schema.get("properties") or {}
@@ -120,7 +155,7 @@ class RecordBuffer:
             for row in rows:
                 value = row.get(name)
                 if value is not None and not isinstance(value, str):
-                    row[name] = orjson.dumps(value).decode()
+                    row[name] = _as_text(value)
         try:
             return pa.RecordBatch.from_pylist(rows, schema=self.schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
@@ -185,12 +220,15 @@ class ProtocolBatches:
     """
 
     def __init__(self, json_schema: Mapping[str, Any], size: int, connector: str, *,
-                 keep: Sequence[str] = (), envelope: Sequence[str] = ()) -> None:
+                 keep: Sequence[str] = (), envelope: Sequence[str] = (),
+                 nested: Sequence[FieldSpec] = (), stream: str | None = None) -> None:
         self.keep = tuple(keep)
         self.envelope = tuple(envelope)
-        self.buffer = RecordBuffer(json_schema, size, self.keep)
+        self.shapes = nested_shapes(nested) if nested else {}
+        self.buffer = RecordBuffer(json_schema, size, self.keep, self.shapes)
         self.size = size
         self.connector = connector
+        self.stream = stream
         self._lines: list[bytes] = []
         self._numbers: list[int] = []
         self._raw: list[str] = []
@@ -205,6 +243,9 @@ class ProtocolBatches:
 
     def add_line(self, number: int, line: bytes) -> Iterator[ReadItem]:
         """One stdout line (``number``) that looks like a record message of the stream."""
+        if too_deep(line):
+            self.reject(line.decode("utf-8", "replace"), f"stdout line {number}: {DEEP_REASON}")
+            return
         if self.buffer.rows:
             yield from self.flush()
         self._lines.append(line)
@@ -212,9 +253,25 @@ class ProtocolBatches:
         if len(self._lines) >= self.size:
             yield from self.flush()
 
+    def add_text(self, where: str, line: bytes) -> Iterator[ReadItem]:
+        """One record as JSON text (a line of a Singer BATCH file), found at ``where``."""
+        if too_deep(line):
+            self.reject(line.decode("utf-8", "replace"), f"{where}: {DEEP_REASON}")
+            return
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            self.reject(line.decode("utf-8", "replace"), f"{where}: not valid JSON ({exc.msg})")
+            return
+        if not isinstance(record, dict):
+            self.reject(line.decode("utf-8", "replace"), f"{where}: not a JSON object")
+            return
+        yield from self.add(record)
+
     def reject(self, raw: str, reason: str) -> None:
         self._raw.append(raw)
-        self._reasons.append(f"{self.connector}: {reason}")
+        where = f"stream '{self.stream}', " if self.stream else ""
+        self._reasons.append(f"{self.connector}: {where}{reason}")
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         self._state = state
@@ -222,7 +279,7 @@ class ProtocolBatches:
     def reschema(self, json_schema: Mapping[str, Any]) -> Iterator[ReadItem]:
         """Rows so far keep the schema they arrived under; later rows take the new one."""
         yield from self.flush()
-        self.buffer = RecordBuffer(json_schema, self.size, self.keep)
+        self.buffer = RecordBuffer(json_schema, self.size, self.keep, self.shapes)
 
     def _lines_batch(self) -> pa.RecordBatch | None:
         lines, numbers = self._lines, self._numbers

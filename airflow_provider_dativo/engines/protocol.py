@@ -15,6 +15,7 @@ import orjson
 
 from airflow_provider_dativo.engines.base import PendingState
 from airflow_provider_dativo.engines.launchers import Arg, FileArg, LateFile, Launcher, Masker
+from airflow_provider_dativo.engines.nesting import DEEP_REASON, too_deep
 from airflow_provider_dativo.errors import EngineError
 
 log = logging.getLogger("airflow_provider_dativo.connector")
@@ -100,6 +101,10 @@ class Session:
                     continue
                 text = raw.strip()
                 if not text:
+                    continue
+                if too_deep(text):  # before any parser recurses into it
+                    yield BadLine(number, text.decode("utf-8", "replace"),
+                                  f"stdout line {number}: {DEEP_REASON}")
                     continue
                 try:
                     message = orjson.loads(text)

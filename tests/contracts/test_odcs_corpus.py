@@ -173,7 +173,9 @@ def test_nested_and_physical_columns_are_typed_by_the_check():
         assert pa.types.is_struct(result.valid.schema.field("shipping_address").type)
         assert result.valid.column("shipping_address").to_pylist() == [rows[0]["shipping_address"]]
         assert result.valid.column("labels").to_pylist() == [["x", "y"]]
-        assert result.rule_counts == {"type:shipping_address": 1}
+        assert result.rule_counts == {"required:shipping_address.city": 1}
+        assert result.rejected.column("_dativo_reason").to_pylist() == [
+            "shipping_address.city: required value missing"]
 
     customers = load_asset(CORPUS / "v300_customers_no_name.yaml")
     result = check_batch(pa.table({"customer_id": ["1", "99999999999"],

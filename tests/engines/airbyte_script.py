@@ -17,6 +17,22 @@ STREAM = {"name": "users", "supported_sync_modes": ["full_refresh", "incremental
               "id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
               "updated_at": {"type": "string", "format": "date-time"},
               "age": {"type": "integer"}, "address": {"type": "object"}}}}
+# scenario "nested": the stream declares an object, an array of objects and an array of integers
+NESTED_PROPERTIES = {
+    "address": {"type": ["null", "object"], "properties": {
+        "city": {"type": "string"},
+        "geo": {"type": "object", "properties": {"lat": {"type": "number"},
+                                                 "lon": {"type": "number"}}}}},
+    "orders": {"type": "array", "items": {"type": "object", "properties": {
+        "sku": {"type": "string"}, "qty": {"type": "integer"}}}},
+    "scores": {"type": "array", "items": {"type": "integer"}},
+}
+NESTED = [
+    {"address": {"city": "Oslo", "geo": {"lat": 59.9, "lon": 10.7}},
+     "orders": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}], "scores": [1, 2, 3]},
+    {"address": {"city": "Bergen", "geo": None}, "orders": [], "scores": []},
+    {"address": None, "orders": [{"sku": "c", "qty": 7}], "scores": [2147483648]},
+]
 SPEC = {"connectionSpecification": {"type": "object", "properties": {
     "scenario": {"type": "string"},
     "credentials": {"type": "object", "properties": {
@@ -31,10 +47,23 @@ def emit(message):
     print(json.dumps(message, separators=(", ", ": ") if SPACED else (",", ":")), flush=True)
 
 
-def record(i, stream="users"):
-    emit({"type": "RECORD", "record": {"stream": stream, "data": {
-        "id": i, "created_at": "2024-01-01T00:00:00Z", "updated_at": f"2024-01-0{i}T00:00:00Z",
-        "age": 30 + i, "address": {"city": "Oslo"}}, "emitted_at": 0}})
+def record(i, stream="users", nested=False):
+    data = {"id": i, "created_at": "2024-01-01T00:00:00Z", "updated_at": f"2024-01-0{i}T00:00:00Z",
+            "age": 30 + i, "address": {"city": "Oslo"}}
+    if nested:
+        data.update(NESTED[(i - 1) % len(NESTED)])
+    emit({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
+
+
+def deep_record(i, levels):
+    # written by hand: json.dumps itself refuses values nested about a thousand deep
+    sep = (", ", ": ") if SPACED else (",", ":")
+    value = '{"a"' + sep[1]
+    address = value * levels + "1" + "}" * levels
+    data = {"id": i, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-05T00:00:00Z"}
+    text = json.dumps({"type": "RECORD", "record": {"stream": "users", "data": data}},
+                      separators=sep)
+    print(text[:-3] + sep[0] + '"address"' + sep[1] + address + "}}}", flush=True)
 
 
 def state(offset):
@@ -66,7 +95,12 @@ def main(argv):
         return 0
     if command == "discover":
         emit({"type": "LOG", "log": {"level": "INFO", "message": "discovering streams"}})
-        emit({"type": "CATALOG", "catalog": {"streams": [STREAM]}})
+        stream = STREAM
+        if scenario == "nested":
+            schema = {**STREAM["json_schema"]}
+            schema["properties"] = {**schema["properties"], **NESTED_PROPERTIES}
+            stream = {**STREAM, "json_schema": schema}
+        emit({"type": "CATALOG", "catalog": {"streams": [stream]}})
         return 0
     start = 0
     if "--state" in argv:
@@ -80,8 +114,13 @@ def main(argv):
     emit({"type": "LOG", "log": {"level": "INFO", "message": f"reading from {start}"}})
     emit({"type": "TRACE", "trace": {"type": "ESTIMATE", "emitted_at": 0, "estimate": {
         "name": "users", "type": "STREAM", "row_estimate": 3}}})
-    record(start + 1)
-    if scenario == "bad_json":
+    nested = scenario == "nested"
+    record(start + 1, nested=nested)
+    if scenario == "deep":
+        # 300 levels: past dativo's limit of 200 and orjson.dumps's 254; 1100: past orjson.loads
+        for i, levels in ((40, 300), (41, 1100)):
+            deep_record(i, levels)
+    elif scenario == "bad_json":
         print('{"type":"RECORD","record":{"stream":"users","data":{"id":9', flush=True)
     elif scenario == "unknown_stream":
         record(start + 2, stream="secrets")
@@ -104,8 +143,8 @@ def main(argv):
         emit({"type": "RECORD", "record": {"stream": "users", "data": {
             "id": 50, "created_at": "2024-01-01T00:00:00Z",
             "updated_at": "2024-01-05T00:00:00Z", "age": "old"}, "emitted_at": 0}})
-    record(start + 2)
-    record(start + 3)
+    record(start + 2, nested=nested)
+    record(start + 3, nested=nested)
     state(start + 3)
     # as the Airbyte CDK does: the stream is COMPLETE, then the process takes a while to end
     emit({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 0, "stream_status": {

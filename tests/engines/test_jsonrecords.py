@@ -90,3 +90,59 @@ def test_parsed_records_and_lines_keep_their_arrival_order() -> None:
     ids = [i for item in items if isinstance(item, pa.RecordBatch)
            for i in item.column("id").to_pylist()]
     assert ids == [1, 2, 3, 1]
+
+
+NESTED_SCHEMA = {"properties": {
+    "id": {"type": "integer"},
+    "address": {"type": "object", "properties": {"city": {"type": "string"}}},
+    "tags": {"type": "array", "items": {"type": "integer"}},
+    "blob": {"type": "object"},
+}}
+
+
+def _nested_contract_fields() -> tuple:
+    from airflow_provider_dativo.contracts import contract_from_mapping
+    from airflow_provider_dativo.engines.base import nested_columns
+
+    contract = contract_from_mapping({
+        "apiVersion": "v3.0.2", "kind": "DataContract", "id": "n", "version": "1",
+        "status": "active", "name": "n", "schema": [{"name": "n", "properties": [
+            {"name": "id", "logicalType": "integer"},
+            {"name": "addr", "physicalName": "address", "logicalType": "object",
+             "properties": [{"name": "town", "physicalName": "city", "logicalType": "string"}]},
+            {"name": "tags", "logicalType": "array", "items": {"logicalType": "integer"}},
+            {"name": "blob", "logicalType": "object", "physicalType": "json"}]}]})
+    return nested_columns(contract)
+
+
+def test_columns_the_contract_declares_nested_arrive_as_structs_and_lists() -> None:
+    records = [{"id": 1, "address": {"city": "Oslo", "zip": 1}, "tags": [1, 2], "blob": {"a": 1}},
+               {"id": 2, "address": None, "tags": [], "blob": [1]}]
+    out = ProtocolBatches(NESTED_SCHEMA, 100, "conn", envelope=ENVELOPE,
+                          nested=_nested_contract_fields())
+    bulk = [item for i, r in enumerate(records) for item in out.add_line(i + 1, line(r))]
+    bulk += list(out.flush())
+    one = [item for r in records for item in out.add(dict(r))] + list(out.flush())
+    for items in (bulk, one):
+        (batch,) = items
+        assert batch.schema.field("address").type == pa.struct([("city", pa.string())])
+        assert batch.schema.field("tags").type == pa.list_(pa.int64())
+        assert batch.schema.field("blob").type == pa.string()  # json stays text
+        assert batch.column("address").to_pylist() == [{"city": "Oslo"}, None]
+        assert batch.column("blob").to_pylist() == ['{"a":1}', "[1]"]
+
+
+def test_a_record_nested_too_deep_is_rejected_not_raised() -> None:
+    deep = b'{"a":' * 1100 + b"1" + b"}" * 1100
+    message = (b'{"type":"RECORD","record":{"stream":"s","data":{"id":1,"address":' + deep
+               + b'}}}')
+    out = ProtocolBatches(SCHEMA, 100, "conn", envelope=ENVELOPE, stream="s")
+    items = list(out.add_line(7, message)) + list(out.add_line(8, line(RECORDS[0])))
+    items += list(out.flush())
+    batch, rejected = items
+    assert batch.column("id").to_pylist() == [1]
+    assert isinstance(rejected, RejectedRecords)
+    assert rejected.reasons == ("conn: stream 's', stdout line 7: nested deeper than 200 levels",)
+    items = list(out.add_text("BATCH file line 3", b'{"id":' + deep + b"}")) + list(out.flush())
+    assert items[0].reasons == (  # type: ignore[union-attr]
+        "conn: stream 's', BATCH file line 3: nested deeper than 200 levels",)

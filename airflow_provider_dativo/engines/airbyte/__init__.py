@@ -7,10 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_dativo.engines.airbyte.source import AirbyteSource
-from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS
+from airflow_provider_dativo.engines.base import (
+    PROTOCOL_BATCH_ROWS,
+    contract_reads,
+    nested_columns,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
+    from airflow_provider_dativo.contracts.model import FieldSpec
 
 __all__ = ["AirbyteSource", "from_job", "from_recipe"]
 
@@ -22,7 +27,7 @@ def secret_values(names: tuple[str, ...]) -> list[str]:
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS, cursor_field: str | None = None,
-                fields: tuple[str, ...] = ()) -> AirbyteSource:
+                fields: tuple[str, ...] = (), nested: tuple[FieldSpec, ...] = ()) -> AirbyteSource:
     from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
 
@@ -31,7 +36,8 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                          connector=recipe.type, batch_size=batch_size,
                          secrets=secret_values(recipe.secret_envs),
                          cache_dir=cache_dir(root), cursor_field=cursor_field,
-                         sync_mode=engine.options.get("sync_mode"), fields=fields)
+                         sync_mode=engine.options.get("sync_mode"), fields=fields,
+                         nested=nested)
 
 
 def from_job(job: JobSpec, connection: dict) -> AirbyteSource:
@@ -41,4 +47,5 @@ def from_job(job: JobSpec, connection: dict) -> AirbyteSource:
         (o.cursor_field for o in job.source.objects if o.name == wanted), None)
     return from_recipe(job.root, job.source, connection,
                        batch_size=job.batch_size or PROTOCOL_BATCH_ROWS, cursor_field=cursor,
-                       fields=job.contract.field_names)
+                       fields=contract_reads(job.contract),
+                       nested=nested_columns(job.contract))

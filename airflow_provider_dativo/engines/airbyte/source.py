@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,6 +28,9 @@ from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
 from airflow_provider_dativo.engines.protocol import BadLine, Session, started, state_input
 from airflow_provider_dativo.errors import EngineError
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.contracts.model import FieldSpec
 
 LOG_LEVELS = {"FATAL": logging.ERROR, "ERROR": logging.ERROR, "WARN": logging.WARNING,
               "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG,
@@ -97,13 +100,15 @@ class AirbyteSource:
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  cache_dir: Path | None = None, cursor_field: str | None = None,
-                 sync_mode: str | None = None, fields: Sequence[str] = ()) -> None:
+                 sync_mode: str | None = None, fields: Sequence[str] = (),
+                 nested: Sequence[FieldSpec] = ()) -> None:
         self.launcher = launcher
         self.config = dict(config)
         self.connector = connector
         self.batch_size = batch_size
         self.mask = Masker(secrets)
         self.fields = tuple(fields)  # what the job's contract reads from the stream
+        self.nested = tuple(nested)  # the contract's struct and list columns, typed on arrival
         self.cache = ConnectorCache(cache_dir, "airbyte", launcher.identity(), self.fields)
         self.cursor_field = cursor_field
         self.sync_mode = sync_mode
@@ -253,7 +258,8 @@ class AirbyteSource:
             from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 
             out = ProtocolBatches(json_schema, self.batch_size, self.connector, keep=self.fields,
-                                  envelope=("record", "data"))
+                                  envelope=("record", "data"), nested=self.nested,
+                                  stream=stream)
             done = False  # the connector reported the stream COMPLETE
             for message in messages:
                 if isinstance(message, BadLine):

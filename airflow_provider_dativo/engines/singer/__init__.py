@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS
+from airflow_provider_dativo.engines.base import (
+    PROTOCOL_BATCH_ROWS,
+    contract_reads,
+    nested_columns,
+)
 from airflow_provider_dativo.engines.singer.source import SingerSource
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
+    from airflow_provider_dativo.contracts.model import FieldSpec
 
 __all__ = ["SingerSource", "from_job", "from_recipe"]
 
@@ -17,7 +22,8 @@ __all__ = ["SingerSource", "from_job", "from_recipe"]
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS,
                 fields: tuple[str, ...] = (), replication_key: str | None = None,
-                replication_origin: str | None = None) -> SingerSource:
+                replication_origin: str | None = None,
+                nested: tuple[FieldSpec, ...] = ()) -> SingerSource:
     """A tap from its recipe; ``replication_key`` (named by ``replication_origin``) makes its
     stream INCREMENTAL, else the singer engine's ``options.replication_key``, else FULL_TABLE
     (unless the tap forces INCREMENTAL)."""
@@ -34,13 +40,15 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                         catalog_flag=str(engine.options.get("catalog_flag", "--catalog")),
                         cache_dir=cache_dir(root), fields=fields,
                         replication_key=replication_key,
-                        replication_origin=replication_origin or "the replication key")
+                        replication_origin=replication_origin or "the replication key",
+                        nested=nested)
 
 
 def from_job(job: JobSpec, connection: dict) -> SingerSource:
     """The engine registry's entry point: the job's source recipe with its connection."""
     return from_recipe(job.root, job.source, connection,
                        batch_size=job.batch_size or PROTOCOL_BATCH_ROWS,
-                       fields=job.contract.field_names,
+                       fields=contract_reads(job.contract),
+                       nested=nested_columns(job.contract),
                        replication_key=job.incremental.cursor_field if job.incremental else None,
                        replication_origin=f"{job.file}: source.incremental.cursor_field")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -34,6 +34,9 @@ from airflow_provider_dativo.engines.protocol import (
     state_input,
 )
 from airflow_provider_dativo.errors import EngineError
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.contracts.model import FieldSpec
 
 CONFIG = FileArg("config.json")
 
@@ -202,9 +205,11 @@ class SingerSource:
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  catalog_flag: str = "--catalog", cache_dir: Path | None = None,
                  fields: Sequence[str] = (), replication_key: str | None = None,
-                 replication_origin: str = "the replication key") -> None:
+                 replication_origin: str = "the replication key",
+                 nested: Sequence[FieldSpec] = ()) -> None:
         self.launcher = launcher
         self.fields = tuple(fields)  # what the job's contract reads from the stream
+        self.nested = tuple(nested)  # the contract's struct and list columns, typed on arrival
         self.cache = ConnectorCache(cache_dir, "singer", launcher.identity(), self.fields)
         self.config = dict(config)
         self.connector = connector
@@ -282,7 +287,7 @@ class SingerSource:
             from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
 
             out = ProtocolBatches(schema, self.batch_size, self.connector, keep=self.fields,
-                                  envelope=("record",))
+                                  envelope=("record",), nested=self.nested, stream=stream)
 
             def own(name: Any) -> None:
                 if name != stream:
@@ -312,9 +317,9 @@ class SingerSource:
                     out.checkpoint({"singer": message.get("value")})
                 elif kind == "BATCH":
                     own(message.get("stream"))
-                    for line in batch_lines(message):
+                    for number, line in enumerate(batch_lines(message), 1):
                         if line.strip():
-                            yield from out.add(orjson.loads(line))
+                            yield from out.add_text(f"BATCH file line {number}", line)
                 else:  # ACTIVATE_VERSION and future types carry no rows
                     session.log(logging.DEBUG, f"{kind} message")
         yield from out.flush()
