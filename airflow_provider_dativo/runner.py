@@ -228,6 +228,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     import pyarrow as pa
 
     from airflow_provider_dativo.contracts import check_batch
+    from airflow_provider_dativo.contracts.unsent import UnsentColumns
     from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
 
     folder = run_folder(job, run_id)
@@ -252,6 +253,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     quarantine = rejects.write
 
     finished = False  # the source has sent its last rows and the files are closed
+    unsent = UnsentColumns(job.contract, job.asset_file)  # columns no batch of the run had
     try:
         for item in reader:
             if isinstance(item, StateUpdate):
@@ -277,6 +279,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                 raise EngineError(f"source of {job.dag_id} sent rows after it said it had sent "
                                   "its last; nothing was committed")
             stats.rows_read += item.num_rows
+            unsent.saw(item.schema.names)
             result = check_batch(item, job.contract, ingest_date=ingest_date)
             for rule, count in result.rule_counts.items():
                 rule_counts[rule] = rule_counts.get(rule, 0) + count
@@ -298,6 +301,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                 data.write(valid)
                 stats.rows_valid += valid.num_rows
             report(stats)
+        unsent.report(job.validation_mode)  # strict refuses the run; warn says so in the log
     except BaseException:
         # the files stay uncommitted; the error raised is the one that stopped the run
         data.abort()

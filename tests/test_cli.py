@@ -22,7 +22,6 @@ def dativo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, env=env)
 
 
-
 def test_validate_passes_on_the_shipped_configs() -> None:
     result = dativo(REPO, "validate")
     assert result.returncode == 0, result.stdout + result.stderr
