@@ -17,6 +17,7 @@ from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.collisions import collision_issues, job_claim
+from airflow_provider_dativo.config.partitions import partition_spec
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
@@ -319,6 +320,11 @@ class ConfigRoot:
                          else "source.connection.path")
                 issues += self.data_path_issues(doc, str(conn_path), where, glob=True)
         issues += self._target_path_issues(doc, target, tgt_cfg.get("connection", {}))
+        partitions = None
+        if source is not None and source_engine:
+            partitions, partition_issues = partition_spec(doc, src_cfg.get("partitions"), source,
+                                                          source_engine)
+            issues += partition_issues
         if data.get("staging", {}).get("root") is not None:
             issues += self.data_path_issues(doc, str(data["staging"]["root"]), "staging.root",
                                             glob=False)
@@ -363,6 +369,7 @@ class ConfigRoot:
                 source_plugin=src_cfg.get("plugin"),
                 scheduling=scheduling,
                 stream=item["object"] if key else None,
+                partitions=partitions,
             ))
         return tuple(specs)
 

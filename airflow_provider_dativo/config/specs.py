@@ -19,6 +19,7 @@ from airflow_provider_dativo.config import airflow_refs, env_refs
 from airflow_provider_dativo.config.scheduling import SchedulingSpec
 
 if TYPE_CHECKING:
+    from airflow_provider_dativo.config.partitions import PartitionSpec
     from airflow_provider_dativo.contracts import Contract
 
 
@@ -139,6 +140,7 @@ class JobSpec:
     source_plugin: str | None = None  # custom_plugin reader named by the job, else the recipe's
     scheduling: SchedulingSpec = field(default_factory=SchedulingSpec)
     stream: str | None = None  # the stream's name in a multi-stream job; None for one stream
+    partitions: PartitionSpec | None = None  # source.partitions: the read splits into parts
 
     @property
     def dag_id(self) -> str:
