@@ -128,7 +128,8 @@ def _run_parts(job: JobSpec, run_id: str, parallel: int) -> tuple[dict[str, Any]
     def done(part: dict[str, Any]) -> None:
         where = part.get("part") or {}
         console.print(f"part {where.get('index')} of {where.get('of')}: "
-                      f"{part.get('rows', 0):,} rows in {part.get('seconds')} s")
+                      f"{part.get('rows', 0):,} rows in {part.get('seconds')} s, peak "
+                      f"{part.get('peak_rss_mib')} MiB")
 
     return partitions.run_parts(job, run_id, parallel=parallel, on_part=done)
 

@@ -268,7 +268,15 @@ def _extract_part(job_file: str, root: str, stream: str | None, run_id: str,
     from airflow_provider_dativo.config.loader import ConfigRoot
 
     job = ConfigRoot(root).load_job(job_file, stream=stream)
-    return extract_step(job, run_id, part=part)
+    return _with_peak(extract_step(job, run_id, part=part))
+
+
+def _with_peak(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The part's manifest and the peak memory of the process that extracted it (MiB)."""
+    import resource
+
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {**manifest, "peak_rss_mib": round(peak_kib / 1024, 1)}
 
 
 def run_parts(job: JobSpec, run_id: str, *, parallel: int = 1,
@@ -280,7 +288,7 @@ def run_parts(job: JobSpec, run_id: str, *, parallel: int = 1,
     parts = plan_step(job)
     if parallel <= 1:
         for part in parts:
-            summary = extract_step(job, run_id, part=part, progress=progress)
+            summary = _with_peak(extract_step(job, run_id, part=part, progress=progress))
             if on_part is not None:
                 on_part(summary)
     else:

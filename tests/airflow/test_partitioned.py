@@ -67,5 +67,7 @@ def test_a_large_csv_landed_by_dags_test_and_a_failing_part_commits_nothing(
                                    "x,1,b,not-a-time\n")
     (data / "others.csv").write_text("id,grp,name,at\n7,1,c,2026-01-01T00:00:00\n")
     result = airflow(airflow_env, "dags", "test", "dativo__acme__csv_events", check=False)
-    assert result.returncode != 0 or "failed" in (result.stdout + result.stderr).lower()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 or "failed" in output.lower()
+    assert "refused 1 row(s)" in output  # the part's own error, in its task's log
     assert landed(job) == expected and snapshots(job) == 1  # nothing of that run committed
