@@ -2,8 +2,9 @@
 
 Each case runs `dativo run JOB --parallel N` with `source.partitions.count: N` (N processes, one
 part each, one commit), beside the same job without partitions. Prints wall seconds, rows/s,
-the throughput ratio to the run without partitions, the peak memory of the whole process tree
-(the largest single process, max RSS) and of each part's process as the run reports it. Needs the
+the throughput ratio to the one-part run, the peak memory (max RSS) of the main process (with
+--parallel the parts run in processes forked from a fork server, which it does not count) and of
+each part's process as the run reports it. Needs the
 PostgreSQL on 127.0.0.1:5432 for the table case (it creates and drops a database of its own).
 Asserts nothing: the figures depend on how many cores are free.
 
@@ -32,7 +33,7 @@ WRAP = """\
 import resource, subprocess, sys
 out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True)
 print(out.stdout)
-print("TREE_PEAK_KIB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("MAIN_PEAK_KIB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 PART_PEAK = re.compile(r"part (\d+) of \d+: [\d,]+ rows in [\d.]+ s, peak ([\d.]+) MiB")
 
@@ -55,25 +56,25 @@ def run(root: Path, parts: int | None, run_id: str) -> tuple[float, float, list[
     out = subprocess.run([sys.executable, "-c", WRAP, *cmd], check=True, capture_output=True,
                          text=True).stdout
     wall = time.perf_counter() - start
-    tree = int(out.rsplit("TREE_PEAK_KIB", 1)[1].split()[0]) / 1024
-    return wall, tree, [float(m.group(2)) for m in PART_PEAK.finditer(out)]
+    main_mib = int(out.rsplit("MAIN_PEAK_KIB", 1)[1].split()[0]) / 1024
+    return wall, main_mib, [float(m.group(2)) for m in PART_PEAK.finditer(out)]
 
 
 def series(label: str, rows: int, root: Path, column: str | None,
            reset: Callable[[], None]) -> None:
     print(f"\n{label}: {rows:,} rows")
-    print(f"{'parts':>14} {'seconds':>8} {'rows/s':>11} {'vs 1':>6} {'tree MiB':>9}  part MiB")
+    print(f"{'parts':>14} {'seconds':>8} {'rows/s':>11} {'vs 1':>6} {'main MiB':>9}  part MiB")
     base = None
     for parts in (None, 1, 2, 4):
         reset()
         with_parts(root, parts, column)
-        wall, tree, peaks = run(root, parts, f"bench-{parts}")
+        wall, main_mib, peaks = run(root, parts, f"bench-{parts}")
         rate = rows / wall
         if parts == 1:
             base = rate
         ratio = f"{rate / base:5.2f}x" if base and parts else "     -"
         name = "no partitions" if parts is None else f"{parts} x --parallel"
-        print(f"{name:>14} {wall:8.2f} {rate:11,.0f} {ratio:>6} {tree:9.0f}  "
+        print(f"{name:>14} {wall:8.2f} {rate:11,.0f} {ratio:>6} {main_mib:9.0f}  "
               + ", ".join(f"{p:.0f}" for p in peaks))
 
 
