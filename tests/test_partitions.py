@@ -72,11 +72,14 @@ source:
 
 
 def pg_job(root: Path, db: Database, partitions_yaml: str, name: str = "pg_events"):
-    """A job (and a table) of its own per ``name``."""
-    write(root / f"assets/postgres/v1.0/{name}.yaml", ASSET.format(name=name, source="postgres"))
+    """A job (and a table) of its own per ``name``; on MariaDB for a MySQL ``db``."""
+    source = "postgres" if db.kind == "postgres" else "mysql"
+    write(root / f"assets/{source}/v1.0/{name}.yaml", ASSET.format(name=name, source=source))
     text = PG_JOB.format(database=db.name, partitions=partitions_yaml)
     text = text.replace("asset: pg_events\nasset_path: assets/postgres/v1.0/events.yaml",
-                        f"asset: {name}\nasset_path: assets/postgres/v1.0/{name}.yaml")
+                        f"asset: {name}\nasset_path: assets/{source}/v1.0/{name}.yaml")
+    text = text.replace("connectors/postgres.yaml", f"connectors/{source}.yaml").replace(
+        "source_connector: postgres", f"source_connector: {source}")
     path = write(root / f"jobs/acme/{name}.yaml", text)
     return ConfigRoot(root).load_job(path)
 
@@ -90,11 +93,18 @@ def csv_job(root: Path, count: int, name: str = "csv_events"):
 
 def seed_pg(db: Database, rows: int = 1000) -> list[tuple]:
     """ids 1..rows; grp is id % 10, NULL for every 7th id."""
-    db.execute("CREATE TABLE events (id bigint PRIMARY KEY, grp bigint, name text, "
-               "at timestamp NOT NULL)",
-               "INSERT INTO events SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 10 END, "
-               "'n' || g, timestamp '2026-01-01' + g * interval '1 hour' "
-               f"FROM generate_series(1, {rows}) g")
+    if db.kind == "mysql":
+        db.execute("CREATE TABLE events (id bigint PRIMARY KEY, grp bigint, name text, "
+                   "at datetime NOT NULL)",
+                   "INSERT INTO events SELECT seq, IF(seq % 7 = 0, NULL, seq % 10), "
+                   "CONCAT('n', seq), TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq HOUR "
+                   f"FROM seq_1_to_{rows}")
+    else:
+        db.execute("CREATE TABLE events (id bigint PRIMARY KEY, grp bigint, name text, "
+                   "at timestamp NOT NULL)",
+                   "INSERT INTO events SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 10 END, "
+                   "'n' || g, timestamp '2026-01-01' + g * interval '1 hour' "
+                   f"FROM generate_series(1, {rows}) g")
     start = dt.datetime(2026, 1, 1)
     return sorted((g, None if g % 7 == 0 else g % 10, f"n{g}", start + dt.timedelta(hours=g))
                   for g in range(1, rows + 1))
@@ -187,6 +197,24 @@ def test_postgres_count_parts_land_every_row_once_in_one_snapshot(
     assert snapshots(job) == 1
 
 
+def test_mysql_count_and_interval_parts_land_every_row_once(
+        config_root: Path, mysql_database: Database) -> None:
+    expected = seed_pg(mysql_database, rows=500)
+    job = pg_job(config_root, mysql_database, "    column: grp\n    count: 2")
+    parts = partitions.plan_step(job)
+    assert [(p["lo"], p["hi"], p["null"]) for p in parts] == [
+        (None, 4, False), (4, None, False), (None, None, True)]
+    _, result = partitions.run_parts(job, "my-1", parallel=2)
+    assert result.rows == len(expected) and landed(job) == expected and snapshots(job) == 1
+    daily = pg_job(config_root, mysql_database, "    column: at\n    interval: 7d",
+                   name="my_weekly")
+    # 500 hours from Thursday 2026-01-01 (epoch weeks start on Thursdays): three weeks
+    assert [p["lo"] for p in partitions.plan_step(daily)] == [None, "2026-01-08T00:00:00",
+                                                             "2026-01-15T00:00:00"]
+    partitions.run_parts(daily, "my-2")
+    assert landed(daily) == expected
+
+
 def test_postgres_explicit_ranges_and_intervals_keep_rows_outside_them(
         config_root: Path, pg_database: Database) -> None:
     expected = seed_pg(pg_database, rows=300)
@@ -249,6 +277,9 @@ def test_a_retried_part_replaces_its_own_files_and_a_missing_part_stops_the_load
         config_root: Path, pg_database: Database) -> None:
     expected = seed_pg(pg_database, rows=500)
     job = pg_job(config_root, pg_database, "    column: id\n    count: 3")
+    path = Path(job.file)  # the orphan cleanup takes uncommitted files at once
+    path.write_text(path.read_text() + "target:\n  options:\n    orphan_retention_hours: 0\n")
+    job = ConfigRoot(config_root).load_job(path)
     parts = partitions.plan_step(job)
     first = runner.extract_step(job, "retry-1", part=parts[0])
     runner.extract_step(job, "retry-1", part=parts[1])
@@ -263,6 +294,9 @@ def test_a_retried_part_replaces_its_own_files_and_a_missing_part_stops_the_load
     assert {f["path"] for f in manifest["files"]}.isdisjoint(f["path"] for f in first["files"])
     result = runner.load_step(job, manifest)
     assert result.committed and landed(job) == expected
+    # the first attempt's files were never committed: the cleanup after the load took them
+    assert not any(Path(f["path"].removeprefix("file://")).exists() for f in first["files"])
+    assert all(Path(f["path"].removeprefix("file://")).exists() for f in manifest["files"])
     # the load retried: nothing twice
     again_manifest = partitions.gather(job, "retry-1", parts)
     assert not runner.load_step(job, again_manifest).committed
