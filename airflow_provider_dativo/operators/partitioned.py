@@ -37,8 +37,6 @@ class DativoPartExtractOperator(DativoExtractOperator):
     """Extracts one part; its files and manifest go to the run's staging folder, and XCom
     carries only a summary (the load reads the manifests from staging)."""
 
-    template_fields = (*DativoExtractOperator.template_fields, "part")
-
     def __init__(self, *, part: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.part = part
