@@ -26,6 +26,11 @@ from airflow_provider_dativo.operators.dativo import (
     DativoLoadOperator,
     DativoValidateOperator,
 )
+from airflow_provider_dativo.operators.partitioned import (
+    DativoPartExtractOperator,
+    DativoPartitionedLoadOperator,
+    DativoPlanOperator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +103,8 @@ def quality_doc(contract: Contract) -> list[str]:
 
 
 def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
-    """validate, then extract >> load per stream (``extract__<stream>`` when several)."""
+    """validate, then extract >> load per stream (``extract__<stream>`` when several); a
+    stream with ``source.partitions`` gets plan >> extract (mapped over the parts) >> load."""
     streams = job if isinstance(job, tuple) else (job,)
     job = streams[0]
     job_file = str(Path(job.file))
@@ -133,6 +139,20 @@ def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
                                           **common, **queue("validate"))
         for spec in streams:
             suffix = "" if spec.stream is None else f"__{task_suffix(spec.stream)}"
+            if spec.partitions is not None:
+                # plan >> extract mapped over the parts >> one load of them all
+                plan = DativoPlanOperator(task_id=f"plan{suffix}", stream=spec.stream, **common,
+                                          **queue("extract"))
+                cap = ({} if spec.partitions.parallelism is None
+                       else {"max_active_tis_per_dagrun": spec.partitions.parallelism})
+                parts = DativoPartExtractOperator.partial(
+                    task_id=f"extract{suffix}", stream=spec.stream, **common, **cap,
+                    **queue("extract")).expand(part=plan.output)
+                load = DativoPartitionedLoadOperator(
+                    task_id=f"load{suffix}", plan_task_id=plan.task_id, stream=spec.stream,
+                    outlets=[lineage.table_asset(spec)], **common, **queue("load"))
+                validate >> plan >> parts >> load
+                continue
             extract = DativoExtractOperator(task_id=f"extract{suffix}", stream=spec.stream,
                                             **common, **queue("extract"))
             # the table's Asset, published through an alias (lineage.table_alias says why):

@@ -25,7 +25,7 @@ from airflow_provider_dativo import quality_gate
 from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
-from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
+from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone, restrict
 from airflow_provider_dativo.engines.native.cursor import CursorFilter, inclusive_for, json_value
 from airflow_provider_dativo.errors import ContractViolation, DativoError, EngineError, TargetError
 from airflow_provider_dativo.read_ahead import read_ahead
@@ -104,6 +104,19 @@ def run_folder(job: JobSpec, run_id: str) -> str:
         return folder  # an object store, or the operator's own folder
     # the job's or the default folder: a link may have appeared since validation
     return str(paths.resolve_for_job(job.file, job.root, folder, "staging.root"))
+
+
+def part_folder(job: JobSpec, run_id: str, part: Mapping[str, Any] | None) -> str:
+    """Where one part of a partitioned run keeps its manifest and quarantine (the run's folder
+    for a run in one part)."""
+    folder = run_folder(job, run_id)
+    return folder if part is None else f"{folder}/parts/part-{int(part['index']):05d}"
+
+
+def files_id(run_id: str, part: Mapping[str, Any] | None) -> str:
+    """The name a run's staged files are written under: the run id, and the part's index for a
+    part, so a retried part writes its own files again and no part's files mix with another's."""
+    return run_id if part is None else f"{run_id}.part-{int(part['index']):05d}"
 
 
 def open_job_target(job: JobSpec) -> Target:
@@ -185,9 +198,15 @@ def validate_step(job: JobSpec) -> dict[str, Any]:
 
 # -- extract ---------------------------------------------------------------------------------
 def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None,
-                 progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Read the source, check the contract, stage Parquet; returns the run's manifest."""
+                 progress: ProgressFn | None = None,
+                 part: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read the source, check the contract, stage Parquet; returns the run's manifest.
+
+    With ``part`` (a descriptor from ``partitions.plan_step``) only that part of the source is
+    read, and the manifest is the part's, for ``partitions.gather`` to combine."""
     source = open_source(job, job.resolved_source_connection())
+    if part is not None:
+        restrict(source, part)
     stream = job.source_object or job.contract.name
     # A source that can start before it knows its state (a connector process) starts now,
     # so its start-up overlaps opening the target, which is where the state is kept.
@@ -207,7 +226,7 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
         pending.set(previous.get("source"))
         owns_state = getattr(source, "owns_incremental_state", False)
         return _extract(job, run_id, target, previous, reader, owns_state=owns_state,
-                        ingest_date=ingest_date, progress=progress, base=head.run_id)
+                        ingest_date=ingest_date, progress=progress, base=head.run_id, part=part)
     finally:
         pending.cancel()  # no-op once set; else stops a connector still waiting for it
         reader.close()
@@ -224,21 +243,23 @@ def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[Re
 
 def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, Any],
              reader: Iterable[ReadItem], *, owns_state: bool, ingest_date: dt.date | None,
-             progress: ProgressFn | None, base: str | None = None) -> dict[str, Any]:
+             progress: ProgressFn | None, base: str | None = None,
+             part: Mapping[str, Any] | None = None) -> dict[str, Any]:
     import pyarrow as pa
 
     from airflow_provider_dativo.contracts import check_batch
     from airflow_provider_dativo.contracts.unsent import UnsentColumns
     from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
 
-    folder = run_folder(job, run_id)
+    folder = part_folder(job, run_id, part)
+    written_as = files_id(run_id, part)
     stats = Progress()
     rule_counts: dict[str, int] = {}
     source_state = previous.get("source")
     report = progress or log_progress()
     cursor = _cursor_filter(job, previous, owns_state)
 
-    data = target.staged_writer(run_id, **_writer_options(job))
+    data = target.staged_writer(written_as, **_writer_options(job))
     # resolved once: ${conn:...} references may ask Airflow's connections
     connection = job.resolved_target_connection()
     quarantine_target = open_quarantine_target(job, connection)
@@ -247,7 +268,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     # rows that broke the contract, and input that never became rows, differ in shape
     storage = staging_storage(job, connection, staging_root(job))
     rejects = QuarantineSink(folder, run_id, None if quarantine_target is None else
-                             lambda: quarantine_target.staged_writer(run_id),
+                             lambda: quarantine_target.staged_writer(written_as),
                              open_output=None if storage is None else storage.open_output)
     unparsed: list[RejectedRecords] = []
     quarantine = rejects.write
@@ -342,6 +363,8 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
         "extract_seconds": (extract_seconds := round(time.monotonic() - stats.started, 3)),
         "seconds": extract_seconds,  # the old name of extract_seconds, for in-flight readers
     }
+    if part is not None:
+        manifest["part"] = {"index": part["index"], "of": part["of"]}
     if quarantine_target is not None:
         manifest["quarantine_table"] = manifest_entry(quarantine_target.table_identifier,
                                                       quarantine_table_files)

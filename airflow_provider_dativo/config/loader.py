@@ -19,6 +19,7 @@ from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.collisions import collision_issues, job_claim
 from airflow_provider_dativo.config.governance import override_issues
 from airflow_provider_dativo.config.governance import resolve as resolve_governance
+from airflow_provider_dativo.config.partitions import partition_spec
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import (
@@ -341,6 +342,11 @@ class ConfigRoot:
                          else "source.connection.path")
                 issues += self.data_path_issues(doc, str(conn_path), where, glob=True)
         issues += self._target_path_issues(doc, target, tgt_cfg.get("connection", {}))
+        partitions = None
+        if source is not None and source_engine:
+            partitions, partition_issues = partition_spec(doc, src_cfg.get("partitions"), source,
+                                                          source_engine)
+            issues += partition_issues
         if data.get("staging", {}).get("root") is not None:
             issues += self.data_path_issues(doc, str(data["staging"]["root"]), "staging.root",
                                             glob=False)
@@ -398,6 +404,7 @@ class ConfigRoot:
                     data, self.display(path), contract, item["asset_path"],
                     [("source recipe", self.display(Path(source.file)), source.governance),
                      ("target recipe", self.display(Path(target.file)), target.governance)]),
+                partitions=partitions,
             ))
         return tuple(specs)
 

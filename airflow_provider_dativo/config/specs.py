@@ -22,6 +22,7 @@ from airflow_provider_dativo.config.scheduling import SchedulingSpec
 from airflow_provider_dativo.config.yaml_loader import join_path, parent_path
 
 if TYPE_CHECKING:
+    from airflow_provider_dativo.config.partitions import PartitionSpec
     from airflow_provider_dativo.contracts import Contract
 
 
@@ -205,6 +206,7 @@ class JobSpec:
     # file and line a value comes from; empty: every value is the job file's
     source_layers: tuple[ConnectionLayer, ...] = ()
     target_layers: tuple[ConnectionLayer, ...] = ()
+    partitions: PartitionSpec | None = None  # source.partitions: the read splits into parts
 
     @property
     def dag_id(self) -> str:

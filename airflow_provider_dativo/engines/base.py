@@ -109,6 +109,16 @@ class PendingState:
         return self._state
 
 
+def restrict(source: object, part: Mapping[str, Any]) -> None:
+    """Make ``source`` read one part of its stream (a partitioned run); sources that cannot
+    split are refused at validation, so reaching this with one is a job changed since."""
+    bound = getattr(source, "restrict", None)
+    if not callable(bound):
+        raise EngineError(f"the {type(source).__name__} source cannot read one part of a stream; "
+                          "remove source.partitions from the job")
+    bound(part)
+
+
 class SourceEngine(Protocol):
     def check(self) -> CheckStatus: ...
 

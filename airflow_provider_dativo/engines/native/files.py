@@ -11,6 +11,7 @@ records each file's modification time and size, so each version is read once.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -36,6 +37,7 @@ from airflow_provider_dativo.engines.base import (
     StateUpdate,
     StreamInfo,
 )
+from airflow_provider_dativo.engines.native.byte_ranges import COMPRESSED_SUFFIXES, LineRange
 from airflow_provider_dativo.engines.native.lines import (
     LongLine,
     is_utf8,
@@ -89,13 +91,20 @@ class FoundFile:
     key: str  # how state and messages name it: path under the config root, or the s3:// URI
     path: str  # the path the filesystem opens
     stamp: str  # modification time (ns) and size: a new version gets a new stamp
+    span: tuple[int, int] | None = None  # one part of a partitioned read: bytes [offset, end)
 
     @property
     def suffix(self) -> str:
         return Path(self.path).suffix
 
+    @property
+    def size(self) -> int:
+        return int(self.stamp.rsplit(":", 1)[1])
+
     def __str__(self) -> str:
-        return self.key
+        if self.span is None:
+            return self.key
+        return f"{self.key} (bytes {self.span[0]}-{self.span[1]})"
 
 
 def s3_filesystem(options: Mapping[str, Any]) -> pafs.S3FileSystem:
@@ -159,9 +168,34 @@ class FileSource:
         self.remote = config.path.startswith("s3://")
         self.fs: pafs.FileSystem = (s3_filesystem(config.s3) if self.remote
                                     else pafs.LocalFileSystem())
+        self.part: Mapping[str, Any] | None = None  # one part of a partitioned read
+
+    def restrict(self, part: Mapping[str, Any]) -> None:
+        """Read one part only: the files it names, each whole or one byte range of it, as
+        they were when the run was planned; see ``airflow_provider_dativo.partitions``."""
+        self.part = part
 
     def files(self) -> list[FoundFile]:
-        return self._remote_files() if self.remote else self._local_files()
+        found = self._remote_files() if self.remote else self._local_files()
+        if self.part is None:
+            return found
+        listed = {f.key: f for f in found}
+        chosen = []
+        for entry in self.part["files"]:
+            now = listed.get(entry["key"])
+            if now is None or now.stamp != entry["stamp"]:
+                raise EngineError(f"{entry['key']} changed or went away since this run was "
+                                  "planned, so its parts would not fit together; nothing of the "
+                                  "run is committed: run the job again")
+            span = entry.get("span")
+            chosen.append(dataclasses.replace(now, span=None if span is None else tuple(span)))
+        return chosen
+
+    def splittable(self, found: FoundFile) -> bool:
+        """Whether byte ranges of the file parse on their own: line-based text, uncompressed,
+        without quoted line breaks."""
+        return (self._format(found) in ("csv", "jsonl") and not self.config.multiline
+                and not found.path.lower().endswith(COMPRESSED_SUFFIXES))
 
     def _local_files(self) -> list[FoundFile]:
         # checked again at every listing, so a link made after validation is refused too;
@@ -212,6 +246,9 @@ class FileSource:
         return fmt
 
     def _open(self, found: FoundFile) -> IO[bytes]:
+        if found.span is not None:
+            return LineRange(self.fs.open_input_file(found.path), *found.span,  # type: ignore[return-value]
+                             found.size, header=self._format(found) == "csv")
         return self.fs.open_input_stream(found.path)  # type: ignore[return-value]
 
     def check(self) -> CheckStatus:

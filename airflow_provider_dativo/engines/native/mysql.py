@@ -73,6 +73,9 @@ class MySqlDialect:
             bound = bound.replace("T", " ")  # MySQL's own date-time spelling
         return f"{ref} {'>=' if inclusive else '>'} {cursor_literal(bound)}", []
 
+    def literal(self, field: pa.Field, value: str | int | float) -> str:
+        return cursor_literal(value.replace("T", " ") if isinstance(value, str) else value)
+
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]:
         import connectorx as cx
 

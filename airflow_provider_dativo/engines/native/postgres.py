@@ -72,6 +72,11 @@ class PostgresDialect:
         op = ">=" if inclusive else ">"
         return f"{ref} {op} CAST({cursor_literal(str(bound))} AS {cast})", []
 
+    def literal(self, field: pa.Field, value: str | int | float) -> str:
+        pg_type = _pg_type(field)
+        cast = pg_type if _TYPE_NAME.match(pg_type) else "text"
+        return f"CAST({cursor_literal(str(value))} AS {cast})"
+
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]:
         con = self.connect()
         try:

@@ -135,7 +135,12 @@ class Dialect(Protocol):
               inclusive: bool) -> tuple[str, list]:
         """SQL and parameters for ``ref > bound`` (``>=`` when ``inclusive``)."""
 
+    def literal(self, field: pa.Field, value: str | int | float) -> str:
+        """``value`` as SQL of the column's type (a part's bound, from the plan)."""
+
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]: ...
+
+    def rows(self, sql: str) -> list[tuple]: ...
 
     def ping(self) -> str: ...
 
@@ -148,6 +153,12 @@ class SqlSource:
     def __init__(self, config: SqlSourceConfig, dialect: Dialect):
         self.config = config
         self.dialect = dialect
+        self.part: Mapping[str, Any] | None = None  # one part of a partitioned read
+
+    def restrict(self, part: Mapping[str, Any]) -> None:
+        """Read one part only: ``lo <= column < hi`` (a missing bound is open), or the rows
+        where the column is NULL; see ``airflow_provider_dativo.partitions``."""
+        self.part = part
 
     # -- errors ------------------------------------------------------------------------------
     def scrub(self, text: str) -> str:
@@ -199,20 +210,54 @@ class SqlSource:
         sql = f"SELECT {columns} FROM ({inner}) AS {q}"
         cursor = self.config.cursor_field
         params: list = []
-        if cursor is None:
-            return sql, params, None
-        if cursor not in schema.names:
+        conditions = []
+        if cursor is not None and cursor not in schema.names:
             raise EngineError(f"cursor field '{cursor}' is not a column of the "
                               f"{self.dialect.name} source ({', '.join(schema.names)}); fix "
                               "source.incremental.cursor_field")
         committed = (state or {}).get("cursor")
-        if committed is not None:
+        if cursor is not None and committed is not None:
             bound = lookback_bound(committed, self.config.lookback_days)
             ref = f"{q}.{self.dialect.quote(cursor)}"
             where, params = self.dialect.after(ref, schema.field(cursor), bound,
                                                self.config.inclusive)
-            sql += f" WHERE {where} OR {ref} IS NULL"  # NULL has no place in the order
+            conditions.append(f"({where} OR {ref} IS NULL)")  # NULL has no place in the order
+        if self.part is not None and self.part.get("column"):
+            conditions.append(self._part_condition(schema))
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         return sql, params, cursor
+
+    def _part_condition(self, schema: pa.Schema) -> str:
+        part = self.part or {}
+        column = str(part["column"])
+        if column not in schema.names:
+            raise EngineError(f"partition column '{column}' is not a column of the "
+                              f"{self.dialect.name} source ({', '.join(schema.names)}); fix "
+                              "source.partitions.column")
+        ref = f"{self.dialect.quote('q')}.{self.dialect.quote(column)}"
+        if part.get("null"):
+            return f"{ref} IS NULL"
+        terms = [f"{ref} {op} {self.dialect.literal(schema.field(column), part[key])}"
+                 for key, op in (("lo", ">="), ("hi", "<")) if part.get(key) is not None]
+        return " AND ".join(terms) or f"{ref} IS NOT NULL"
+
+    def column_bounds(self, stream: str, state: Mapping[str, Any] | None,
+                      column: str) -> tuple[Any, Any, bool]:
+        """The smallest and largest value of ``column`` among the rows this run reads (the
+        incremental bound applied), and whether any row has it NULL: one query, at plan time."""
+        sql, _, _ = self.select(stream, state)
+        if column not in self.guarded("probing the source", lambda: self.dialect.probe(sql)
+                                      ).names:
+            raise EngineError(f"partition column '{column}' is not a column of the "
+                              f"{self.dialect.name} source; fix source.partitions.column")
+        ref = self.dialect.quote(column)
+        stmt = (f"SELECT MIN(b.{ref}), MAX(b.{ref}), "
+                f"(SELECT COUNT(*) FROM (SELECT 1 FROM ({sql}) AS n WHERE n.{ref} IS NULL "
+                f"LIMIT 1) AS m) FROM ({sql}) AS b")
+        lo, hi, nulls = self.guarded("reading the partition column's bounds",
+                                     lambda: self.dialect.rows(stmt))[0]
+        return lo, hi, bool(nulls)
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
         sql, params, cursor = self.select(stream, state)

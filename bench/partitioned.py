@@ -1,0 +1,115 @@
+"""Benchmark: one CSV file and one PostgreSQL table into Iceberg in 1, 2 and 4 parts.
+
+Each case runs `dativo run JOB --parallel N` with `source.partitions.count: N` (N processes, one
+part each, one commit), beside the same job without partitions. Prints wall seconds, rows/s,
+the throughput ratio to the one-part run, the peak memory (max RSS) of the main process (with
+--parallel the parts run in processes forked from a fork server, which it does not count) and of
+each part's process as the run reports it. Needs the
+PostgreSQL on 127.0.0.1:5432 for the table case (it creates and drops a database of its own).
+Asserts nothing: the figures depend on how many cores are free.
+
+    python bench/partitioned.py --rows 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import file_to_iceberg as csv_case
+import postgres_to_iceberg as pg_case
+
+BIN = csv_case.BIN
+JOB = "jobs/bench/orders.yaml"
+WRAP = """\
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True)
+print(out.stdout)
+print("MAIN_PEAK_KIB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+PART_PEAK = re.compile(r"part (\d+) of \d+: [\d,]+ rows in [\d.]+ s, peak ([\d.]+) MiB")
+
+
+def with_parts(root: Path, parts: int | None, column: str | None) -> None:
+    """The bench job with ``parts`` parts (None: without partitions), a fresh table each time."""
+    path = root / JOB
+    text = path.read_text().split("  partitions:")[0]
+    if parts is not None:
+        text += "  partitions:\n" + (f"    column: {column}\n" if column else "")
+        text += f"    count: {parts}\n"
+    path.write_text(text)
+
+
+def run(root: Path, parts: int | None, run_id: str) -> tuple[float, float, list[float]]:
+    cmd = [str(BIN / "dativo"), "--root", str(root), "run", JOB, "--run-id", run_id]
+    if parts is not None:
+        cmd += ["--parallel", str(parts)]
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], check=True, capture_output=True,
+                         text=True).stdout
+    wall = time.perf_counter() - start
+    main_mib = int(out.rsplit("MAIN_PEAK_KIB", 1)[1].split()[0]) / 1024
+    return wall, main_mib, [float(m.group(2)) for m in PART_PEAK.finditer(out)]
+
+
+def series(label: str, rows: int, root: Path, column: str | None,
+           reset: Callable[[], None]) -> None:
+    print(f"\n{label}: {rows:,} rows")
+    print(f"{'parts':>14} {'seconds':>8} {'rows/s':>11} {'vs 1':>6} {'main MiB':>9}  part MiB")
+    base = None
+    for parts in (None, 1, 2, 4):
+        reset()
+        with_parts(root, parts, column)
+        wall, main_mib, peaks = run(root, parts, f"bench-{parts}")
+        rate = rows / wall
+        if parts == 1:
+            base = rate
+        ratio = f"{rate / base:5.2f}x" if base and parts else "     -"
+        name = "no partitions" if parts is None else f"{parts} x --parallel"
+        print(f"{name:>14} {wall:8.2f} {rate:11,.0f} {ratio:>6} {main_mib:9.0f}  "
+              + ", ".join(f"{p:.0f}" for p in peaks))
+
+
+def drop_table(root: Path) -> Callable[[], None]:
+    """A fresh Iceberg table and staging for every run: each run lands all the rows."""
+    import shutil
+
+    def reset() -> None:
+        shutil.rmtree(root / ".dativo", ignore_errors=True)
+
+    return reset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dativo-bench-") as tmp:
+        root = csv_case.make_root(args.rows, Path(tmp) / "csv")
+        size = (root / "data/orders.csv").stat().st_size
+        series(f"CSV ({size / 2**20:,.0f} MiB, one file in byte ranges)", args.rows, root, None,
+               drop_table(root))
+    if args.skip_postgres:
+        return
+    pg_case.make_table(args.rows)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dativo-bench-") as tmp:
+            root = pg_case.make_root(Path(tmp))
+            series("PostgreSQL (ranges of order_id)", args.rows, root, "order_id",
+                   drop_table(root))
+    finally:
+        pg_case.admin(f"DROP DATABASE IF EXISTS {pg_case.DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
