@@ -33,6 +33,7 @@ from airflow_provider_dativo.engines.launchers.base import (
 from airflow_provider_dativo.errors import EngineError
 
 MOUNT = "/dativo"
+LABEL = "dativo.connector"  # on every container the launcher starts, so they can be found
 PULL_POLICIES = ("always", "if_not_present", "never")
 
 
@@ -44,7 +45,7 @@ class DockerSettings:
     memory: str | None = None  # docker's notation: "2g", "512m"
     network_mode: str | None = None
     pull: str = "if_not_present"
-    auto_remove: bool = True
+    auto_remove: bool = True  # false keeps an ended container for `docker logs`
     user: str | None = None  # uid[:gid] the connector runs as; files are handed to it if root
     env: Mapping[str, str] = field(default_factory=dict)
     stop_timeout_s: int = 10
@@ -70,7 +71,13 @@ def container_spec(image: str, args: Sequence[Arg], host_dir: str,
         "command": [f"{MOUNT}/{a.name}" if isinstance(a, FileArg) else a for a in args],
         "volumes": {host_dir: {"bind": MOUNT, "mode": "ro"}},
         "environment": dict(settings.env),
-        "auto_remove": settings.auto_remove,
+        # removed by the launcher once it has the exit code: the engine's own auto-remove
+        # could remove a fast connector before its exit code is read
+        "auto_remove": False,
+        "labels": {LABEL: image},
+        # an init as PID 1 passes the stop signal on: a connector that is PID 1 itself
+        # ignores it and is only killed once the stop timeout ran out
+        "init": True,
         "stdin_open": False,
         "tty": False,  # a TTY would merge stderr into stdout and mangle the protocol
     }
@@ -96,7 +103,17 @@ class DockerProcess:
         self._stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
         self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._reader.start()
-        container.start()
+        self._lock = threading.Lock()
+        self._killed = False
+
+    def start(self) -> None:
+        # a kill that came first (the task was stopped while the container was being created)
+        # wins: the container never runs
+        with self._lock:
+            if self._killed:
+                raise EngineError(f"connector container of {self._tail.name} was stopped "
+                                  "before it started; nothing was read")
+            self.container.start()
 
     def _drain_stderr(self) -> None:
         for line in split_lines(self._stderr):
@@ -114,6 +131,8 @@ class DockerProcess:
         return self._tail.text()
 
     def kill(self) -> None:
+        with self._lock:
+            self._killed = True
         with suppress(Exception):
             self.container.stop(timeout=self._stop_timeout_s)
 
@@ -157,13 +176,25 @@ class DockerLauncher:
         return self.describe()
 
     def _ensure_image(self, client: Any) -> None:
-        if self.settings.pull == "always":
-            client.images.pull(self.image)
-        elif self.settings.pull == "if_not_present":
+        from docker.errors import ImageNotFound
+
+        pull = self.settings.pull
+        if pull != "always":
             try:
                 client.images.get(self.image)
-            except Exception:
-                client.images.pull(self.image)
+                return
+            except ImageNotFound:
+                if pull == "never":
+                    raise EngineError(
+                        f"image {self.image} is not on the Docker engine and docker.pull is "
+                        "never; build or load it there first (the project's own images: "
+                        "make docker-engine)") from None
+        try:
+            client.images.pull(self.image)
+        except Exception as exc:
+            raise EngineError(f"cannot pull image {self.image} ({exc}); check the image name "
+                              "and the engine's registry access, or build the image on the "
+                              "engine and set docker.pull: never") from exc
 
     def _private_dir(self, files: Mapping[str, bytes]) -> str:
         folder = Path(tempfile.mkdtemp(prefix="dativo-connector-"))
@@ -192,19 +223,29 @@ class DockerLauncher:
         folder = self._private_dir(resolved(files))
         try:
             self._ensure_image(client)
-            container = client.containers.create(
-                **container_spec(self.image, args, folder, self.settings))
-            process = DockerProcess(container, StderrTail(self.image, mask),
-                                    self.settings.stop_timeout_s)
-            self.running = process
-            track(process, True)
             try:
+                container = client.containers.create(
+                    **container_spec(self.image, args, folder, self.settings))
+            except Exception as exc:
+                raise EngineError(f"the Docker engine refused a container of {self.image}: "
+                                  f"{exc}; check the recipe's options.docker") from exc
+            try:
+                process = DockerProcess(container, StderrTail(self.image, mask),
+                                        self.settings.stop_timeout_s)
+            except Exception:
+                with suppress(Exception):
+                    container.remove(force=True)
+                raise
+            self.running = process
+            track(process, True)  # before the start, so a stopped task always finds it
+            try:
+                process.start()
                 yield process
             finally:
                 track(process, False)
                 self.running = None
                 process.kill()
-                if not self.settings.auto_remove:
+                if self.settings.auto_remove:
                     with suppress(Exception):
                         container.remove(force=True)
         finally:

@@ -1,0 +1,48 @@
+"""The real Docker engine the ``docker`` tests run containers on, with the project's images.
+
+Import ``docker_engine`` into a test module to use it as a fixture. Without an engine (or
+without the images scripts/docker_engine.sh builds) the tests skip and say to run
+``make docker-engine``; under CI=true they fail instead, so a CI run never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+TOY_HTTP = "dativo/toy_http:1.0.0"
+FAKER = "dativo/source-faker:7.2.1"
+IMAGES = (TOY_HTTP, FAKER)
+SETUP = "run `make docker-engine` (scripts/docker_engine.sh) to start one and build the images"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"docker test cannot run under CI: {reason}; .ci/run must {SETUP}",
+                    pytrace=False)
+    pytest.skip(f"{reason}; {SETUP}")
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Any:
+    """A docker SDK client on the engine of DOCKER_HOST (default: the local socket)."""
+    try:
+        import docker
+    except ImportError:
+        _unavailable("the docker SDK is not installed")
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:
+        _unavailable(f"no Docker engine answers ({exc})")
+    missing = [image for image in IMAGES if not client.images.list(name=image)]
+    if missing:
+        _unavailable(f"the engine lacks the images {', '.join(missing)}")
+    return client
+
+
+def containers_of(client: Any, image: str) -> list[Any]:
+    """Containers of ``image`` the engine still has, running or not."""
+    return client.containers.list(all=True, filters={"ancestor": image})
