@@ -97,7 +97,8 @@ build() {
         return
     fi
     say "building $image from $context"
-    local wheels="$context/wheels" log
+    local wheels="$context/wheels" log previous
+    previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     log="$LOGS/build-${image//[\/:]/_}.log"
     rm -rf "$wheels" && mkdir -p "$wheels"
     if ! { [[ -z $requirement ]] \
@@ -112,6 +113,10 @@ build() {
         exit 1
     fi
     rm -rf "$wheels"
+    # the image it replaced, now untagged, would only take disk space
+    if [[ -n $previous && $previous != $(docker image inspect --format '{{.Id}}' "$image") ]]; then
+        docker image rm "$previous" > /dev/null 2>&1 || true
+    fi
 }
 
 build dativo/toy_http:1.0.0 docker/toy_http

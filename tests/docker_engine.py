@@ -44,5 +44,9 @@ def docker_engine() -> Any:
 
 
 def containers_of(client: Any, image: str) -> list[Any]:
-    """Containers of ``image`` the engine still has, running or not."""
-    return client.containers.list(all=True, filters={"ancestor": image})
+    """Containers of ``image`` this test process started that the engine still has, running
+    or not (other test workers run their own at the same time)."""
+    from airflow_provider_dativo.engines.launchers.docker import OWNER_LABEL, owner
+
+    return client.containers.list(all=True, filters={"ancestor": image,
+                                                     "label": f"{OWNER_LABEL}={owner()}"})

@@ -19,9 +19,11 @@ from airflow_provider_dativo.engines.launchers import FileArg, launcher_for
 from airflow_provider_dativo.engines.launchers.base import split_lines
 from airflow_provider_dativo.engines.launchers.docker import (
     LABEL,
+    OWNER_LABEL,
     DockerLauncher,
     DockerSettings,
     container_spec,
+    owner,
 )
 from airflow_provider_dativo.errors import EngineError
 from tests.conftest import REPO, write
@@ -44,7 +46,7 @@ def test_container_spec_mounts_files_read_only_with_limits() -> None:
         "command": ["read", "--config", "/dativo/config.json"],
         "volumes": {"/tmp/dir": {"bind": "/dativo", "mode": "ro"}},
         "environment": {"LOG_LEVEL": "debug"}, "auto_remove": False, "init": True,
-        "labels": {LABEL: "acme/source-x:1.2"},
+        "labels": {LABEL: "acme/source-x:1.2", OWNER_LABEL: owner()},
         "stdin_open": False, "tty": False, "nano_cpus": 1_500_000_000, "mem_limit": "2g",
         "network_mode": "none", "user": "1000:1000"}
     with pytest.raises(EngineError, match=r"docker\.pull must be one of"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +34,14 @@ from airflow_provider_dativo.engines.launchers.base import (
 from airflow_provider_dativo.errors import EngineError
 
 MOUNT = "/dativo"
-LABEL = "dativo.connector"  # on every container the launcher starts, so they can be found
+# on every container the launcher starts: which image, and which process started it (so the
+# containers of a worker that died can be found and removed: docker ps --filter label=...)
+LABEL = "dativo.connector"
+OWNER_LABEL = "dativo.owner"
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 PULL_POLICIES = ("always", "if_not_present", "never")
 
 
@@ -74,7 +82,7 @@ def container_spec(image: str, args: Sequence[Arg], host_dir: str,
         # removed by the launcher once it has the exit code: the engine's own auto-remove
         # could remove a fast connector before its exit code is read
         "auto_remove": False,
-        "labels": {LABEL: image},
+        "labels": {LABEL: image, OWNER_LABEL: owner()},
         # an init as PID 1 passes the stop signal on: a connector that is PID 1 itself
         # ignores it and is only killed once the stop timeout ran out
         "init": True,
