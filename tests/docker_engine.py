@@ -8,9 +8,14 @@ without the images scripts/docker_engine.sh builds) the tests skip and say to ru
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from airflow_provider_dativo.config.loader import ConfigRoot
+from airflow_provider_dativo.config.specs import JobSpec
+from tests.conftest import write
 
 TOY_HTTP = "dativo/toy_http:1.0.0"
 FAKER = "dativo/source-faker:7.2.1"
@@ -50,3 +55,21 @@ def containers_of(client: Any, image: str) -> list[Any]:
 
     return client.containers.list(all=True, filters={"ancestor": image,
                                                      "label": f"{OWNER_LABEL}={owner()}"})
+
+
+FAKER_JOB = "jobs/examples/faker_docker_users.yaml"
+
+
+def faker_job(config_root: Path, count: int, source: str = "") -> JobSpec:
+    """The faker example job on the image recipe (connectors/faker_docker.yaml); ``source``
+    adds keys to its source block."""
+    text = (config_root / "jobs/examples/faker_users.yaml").read_text()
+    for old, new in [("source_connector: faker\n", "source_connector: faker_docker\n"),
+                     ("connectors/faker.yaml", "connectors/faker_docker.yaml"),
+                     ("source:\n", f"source:\n{source}"),
+                     ("count: 1000", f"count: {count}"),
+                     ("table: faker_users", "table: faker_docker_users")]:
+        assert old in text
+        text = text.replace(old, new)
+    write(config_root / FAKER_JOB, text)
+    return ConfigRoot(config_root).load_job(FAKER_JOB)

@@ -12,27 +12,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_dativo import runner
-from airflow_provider_dativo.config.loader import ConfigRoot
-from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import open_source
-from tests.conftest import BIN, write
+from tests.conftest import BIN
 from tests.connectors.common import check_connector
-from tests.docker_engine import FAKER, containers_of, docker_engine  # noqa: F401 - fixture
-
-JOB = "jobs/examples/faker_docker_users.yaml"
-
-
-def faker_job(config_root: Path, count: int) -> JobSpec:
-    """The faker example job on the image recipe."""
-    text = (config_root / "jobs/examples/faker_users.yaml").read_text()
-    for old, new in [("source_connector: faker\n", "source_connector: faker_docker\n"),
-                     ("connectors/faker.yaml", "connectors/faker_docker.yaml"),
-                     ("count: 1000", f"count: {count}"),
-                     ("table: faker_users", "table: faker_docker_users")]:
-        assert old in text
-        text = text.replace(old, new)
-    write(config_root / JOB, text)
-    return ConfigRoot(config_root).load_job(JOB)
+from tests.docker_engine import FAKER, containers_of, docker_engine, faker_job  # noqa: F401
 
 
 def test_recipe_and_registry_entry_hold_together() -> None:

@@ -28,7 +28,13 @@ from airflow_provider_dativo.engines.launchers.docker import (
 from airflow_provider_dativo.errors import EngineError
 from tests.conftest import REPO, write
 from tests.connectors.test_toy_http import KEY, toy_api  # noqa: F401 - fixture
-from tests.docker_engine import FAKER, TOY_HTTP, containers_of, docker_engine  # noqa: F401
+from tests.docker_engine import (  # noqa: F401 - fixture
+    FAKER,
+    TOY_HTTP,
+    containers_of,
+    docker_engine,
+    faker_job,
+)
 from tests.services import S3Server, free_port
 
 GUIDE_JOB = "jobs/examples/toy_http_tickets.yaml"
@@ -201,17 +207,6 @@ def test_limits_read_only_mounts_and_no_secret_in_the_container(
         for container in containers_of(docker_engine, TOY_HTTP):
             if container.id not in before:
                 container.remove(force=True)
-
-
-def faker_job(config_root: Path, count: int) -> JobSpec:
-    rel = "jobs/examples/faker_docker_users.yaml"
-    text = (config_root / "jobs/examples/faker_users.yaml").read_text().replace(
-        "source_connector: faker\n", "source_connector: faker_docker\n").replace(
-        "connectors/faker.yaml", "connectors/faker_docker.yaml").replace(
-        "name: faker_users", "name: faker_docker_users").replace(
-        "count: 1000", f"count: {count}").replace("table: faker_users", "table: faker_docker")
-    write(config_root / rel, text)
-    return ConfigRoot(config_root).load_job(rel)
 
 
 @pytest_docker

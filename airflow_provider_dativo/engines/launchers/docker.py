@@ -15,7 +15,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,16 +144,37 @@ class DockerProcess:
             self.container.stop(timeout=self._stop_timeout_s)
 
 
-# set by the Airflow hook for the duration of a task, so connectors run on the Docker
-# connection the task names instead of the environment's DOCKER_HOST
-CLIENT_FACTORY: ContextVar[Callable[[], Any] | None] = ContextVar("dativo_docker_client",
-                                                                  default=None)
+# set by the Airflow hook for the duration of a task, so connectors run on the engine of the
+# Docker connection the task names instead of the environment's DOCKER_HOST. Process-wide, not
+# a context variable: a connector may be started from a read-ahead thread, and a task process
+# runs one task.
+_client_override: list[Callable[[], Any]] = []
+_override_lock = threading.Lock()
+
+
+@contextmanager
+def engine_client(factory: Callable[[], Any]) -> Iterator[None]:
+    """Inside this block the docker launcher gets its clients from ``factory``."""
+    with _override_lock:
+        _client_override.append(factory)
+    try:
+        yield
+    finally:
+        with _override_lock:
+            _client_override.remove(factory)
 
 
 def _docker_client() -> Any:
-    override = CLIENT_FACTORY.get()
+    with _override_lock:
+        override = _client_override[-1] if _client_override else None
     if override is not None:
-        return override()
+        try:
+            return override()
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"no Docker engine reachable through the task's Docker "
+                              f"connection ({exc}); check its docker_url") from exc
     try:
         import docker
     except ImportError as exc:
