@@ -121,4 +121,44 @@ build() {
 
 build dativo/toy_http:1.0.0 docker/toy_http
 build dativo/source-faker:7.2.1 docker/source_faker airbyte-source-faker==7.2.1
+
+# the provider's own image (docker/Dockerfile) FROM the base, as dativo/airflow:local. Its
+# dependencies' wheels are kept outside the work tree by a digest of what decides them, so a
+# new checkout with the same constraints hands the build identical files and the engine's
+# layer cache skips their install; only the provider's own wheel is built every time.
+provider_image() {
+    local image=dativo/airflow:local inputs deps_key deps log previous
+    inputs=$( (echo "$base_id"; find docker/Dockerfile pyproject.toml constraints.txt README.md \
+               schemas dags/dativo_dags.py airflow_provider_dativo -type f \
+               ! -name '*.pyc' -print | sort | xargs sha256sum) | digest)
+    if [[ $(label_of "$image") == "$inputs" ]]; then
+        say "$image is up to date"
+        return
+    fi
+    say "building $image from docker/Dockerfile"
+    log="$LOGS/build-provider.log"
+    deps_key=$(cat pyproject.toml constraints.txt | digest)
+    deps="$LOGS/wheels-$deps_key"
+    previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+    rm -rf docker/wheels docker/provider-wheel
+    if ! { { [[ -d $deps ]] || { "$PYTHON" -m pip wheel --disable-pip-version-check \
+                -c constraints.txt -w "$deps.tmp" . && rm -f "$deps.tmp"/airflow_provider_dativo-* \
+                && mv "$deps.tmp" "$deps"; }; } \
+           && "$PYTHON" -m pip wheel --disable-pip-version-check --no-deps \
+                -w docker/provider-wheel . \
+           && cp -al "$deps" docker/wheels \
+           && docker build --network host --build-arg BASE="$BASE_IMAGE" \
+                --label dativo.inputs="$inputs" -f docker/Dockerfile -t "$image" .; } \
+         > "$log" 2>&1; then
+        rm -rf docker/wheels docker/provider-wheel "$deps.tmp"
+        say "building $image failed; $log ends with:" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    rm -rf docker/wheels docker/provider-wheel
+    if [[ -n $previous && $previous != $(docker image inspect --format '{{.Id}}' "$image") ]]; then
+        docker image rm "$previous" > /dev/null 2>&1 || true
+    fi
+}
+provider_image
 say "ready: $(docker info --format '{{.ServerVersion}}') at ${DOCKER_HOST:-unix:///var/run/docker.sock}"

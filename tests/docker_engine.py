@@ -19,6 +19,7 @@ from tests.conftest import write
 
 TOY_HTTP = "dativo/toy_http:1.0.0"
 FAKER = "dativo/source-faker:7.2.1"
+PROVIDER = "dativo/airflow:local"  # docker/Dockerfile FROM the local base
 IMAGES = (TOY_HTTP, FAKER)
 SETUP = "run `make docker-engine` (scripts/docker_engine.sh) to start one and build the images"
 
@@ -42,10 +43,14 @@ def docker_engine() -> Any:
         client.ping()
     except Exception as exc:
         _unavailable(f"no Docker engine answers ({exc})")
-    missing = [image for image in IMAGES if not client.images.list(name=image)]
+    require_images(client, *IMAGES)
+    return client
+
+
+def require_images(client: Any, *images: str) -> None:
+    missing = [image for image in images if not client.images.list(name=image)]
     if missing:
         _unavailable(f"the engine lacks the images {', '.join(missing)}")
-    return client
 
 
 def containers_of(client: Any, image: str) -> list[Any]:
