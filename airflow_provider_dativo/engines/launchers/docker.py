@@ -104,8 +104,7 @@ class DockerProcess:
         self.container = container
         self._tail = tail
         self._stop_timeout_s = stop_timeout_s
-        # attached before the start, so nothing is lost however fast the connector exits,
-        # even when the container removes itself
+        # attached before the start, so nothing is lost however fast the connector exits
         self._stdout = container.attach(stdout=True, stderr=False, stream=True, logs=True)
         self._stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
         self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
