@@ -9,12 +9,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines.airbyte import AirbyteSource
+from airflow_provider_dativo.engines.base import PendingState
 from airflow_provider_dativo.engines.launchers import FileArg, launcher_for
 from airflow_provider_dativo.engines.launchers.base import split_lines
 from airflow_provider_dativo.engines.launchers.docker import (
@@ -136,6 +138,37 @@ def test_toy_http_image_answers_spec_check_and_discover(docker_engine: Any,  # n
         wrong.check()
     assert "wrong-key-9" not in str(err.value)
     assert containers_of(docker_engine, TOY_HTTP) == []  # each command's container is gone
+
+
+@pytest_docker
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "waited-for"])
+def test_a_state_known_after_the_start_reaches_the_container(
+        docker_engine: Any, toy_api: str, fifo: bool,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an engine that shares this machine's files the state is a FIFO the connector opens
+    while the target is still answering; elsewhere it is written before the container starts.
+    Either way the connector reads it: with a cursor past every ticket it sends none."""
+    from airflow_provider_dativo.engines.launchers import docker as launcher_module
+
+    monkeypatch.setattr(launcher_module, "shares_files", lambda client: fifo)
+    launcher = DockerLauncher(TOY_HTTP, DockerSettings(network_mode="host", pull="never"))
+    source = AirbyteSource(launcher, {"base_url": toy_api, "api_key": KEY}, connector="toy_http")
+    source.catalog()  # kept, so the read starts its container at once
+
+    def rows(state: list[dict[str, Any]] | None) -> int:
+        pending = PendingState()
+        timer = threading.Timer(0.3, pending.set, args=[{"airbyte": state} if state else None])
+        timer.start()
+        try:
+            return sum(item.num_rows for item in source.read("tickets", pending)
+                       if isinstance(item, pa.RecordBatch))
+        finally:
+            timer.join()
+
+    assert rows(None) == 120
+    assert rows([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "tickets"},
+                                               "stream_state": {"updated_at": "9999-12-31"}}}]) == 0
+    assert containers_of(docker_engine, TOY_HTTP) == []
 
 
 @pytest_docker

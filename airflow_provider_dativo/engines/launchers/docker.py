@@ -1,7 +1,8 @@
 """Runs a connector image through the Docker engine (the docker SDK, as the Docker provider does).
 
 Config, catalog and state are written to a private temp dir that is mounted read-only at
-``/dativo``; the connector reads them there. Only the container spec and the stream handling
+``/dativo``; the connector reads them there. A state known only after the start is a FIFO there,
+as with the local launcher, where the engine sees this machine's own files. Only the container spec and the stream handling
 live here: everything the connector says is handled by the same protocol code as the local
 launcher.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,6 +27,7 @@ from airflow_provider_dativo.engines.launchers.base import (
     LateFile,
     Masker,
     StderrTail,
+    feed_fifo,
     pumped_lines,
     resolved,
     split_lines,
@@ -111,6 +114,8 @@ class DockerProcess:
         self._reader.start()
         self._lock = threading.Lock()
         self._killed = False
+        self._ended = threading.Event()
+        self.late_failures: list[BaseException] = []
 
     def start(self) -> None:
         # a kill that came first (the task was stopped while the container was being created)
@@ -130,8 +135,14 @@ class DockerProcess:
 
     def wait(self) -> int:
         code = int(self.container.wait().get("StatusCode", 1))
+        self._ended.set()
         self._reader.join(timeout=5)
+        if self.late_failures:  # the connector was stopped because its input never came
+            raise self.late_failures[0]
         return code
+
+    def alive(self) -> bool:
+        return not self._ended.is_set()
 
     def stderr_tail(self) -> str:
         return self._tail.text()
@@ -141,6 +152,7 @@ class DockerProcess:
             self._killed = True
         with suppress(Exception):
             self.container.stop(timeout=self._stop_timeout_s)
+        self._ended.set()
 
 
 # set by the Airflow hook for the duration of a task, so connectors run on the engine of the
@@ -223,7 +235,8 @@ class DockerLauncher:
                               "and the engine's registry access, or build the image on the "
                               "engine and set docker.pull: never") from exc
 
-    def _private_dir(self, files: Mapping[str, bytes]) -> str:
+    def _private_dir(self, files: Mapping[str, bytes | LateFile]) -> str:
+        """The files in a new folder; a late file becomes a FIFO fed once it is known."""
         folder = Path(tempfile.mkdtemp(prefix="dativo-connector-"))
         uid = _uid(self.settings.user)
         # the container's user must read the files; when we can, hand them to that user only,
@@ -231,7 +244,10 @@ class DockerLauncher:
         private = uid is not None and os.geteuid() == 0
         for name, content in files.items():
             path = folder / name
-            path.write_bytes(content)
+            if isinstance(content, LateFile):
+                os.mkfifo(path, 0o600)
+            else:
+                path.write_bytes(content)
             if private:
                 os.chown(path, uid, -1)  # type: ignore[arg-type]
             path.chmod(0o600 if private else 0o644)
@@ -245,11 +261,14 @@ class DockerLauncher:
     def start(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
               mask: Masker) -> Iterator[DockerProcess]:
         client = self.client_factory()
-        # a mounted FIFO is not portable (Docker Desktop's file sharing), so late files are
-        # waited for before the container starts
-        folder = self._private_dir(resolved(files))
+        self._ensure_image(client)
+        late = {name: c for name, c in files.items() if isinstance(c, LateFile)}
+        # a late file is a FIFO, so the connector starts while its content is still awaited,
+        # only where the engine sees this machine's own files (a FIFO does not cross Docker
+        # Desktop's file sharing or reach a remote engine); elsewhere it is waited for
+        fifos = bool(late) and shares_files(client)
+        folder = self._private_dir(files if fifos else resolved(files))
         try:
-            self._ensure_image(client)
             try:
                 container = client.containers.create(
                     **container_spec(self.image, args, folder, self.settings))
@@ -267,6 +286,12 @@ class DockerLauncher:
             track(process, True)  # before the start, so a stopped task always finds it
             try:
                 process.start()
+                if fifos:
+                    for name, content in late.items():
+                        threading.Thread(
+                            target=feed_fifo, daemon=True, name=f"dativo-{name}",
+                            args=(Path(folder) / name, content, process.alive, process.kill,
+                                  process.late_failures)).start()
                 yield process
             finally:
                 track(process, False)
@@ -282,6 +307,24 @@ class DockerLauncher:
         """Stop the running container (the operator's ``on_kill``)."""
         if self.running is not None:
             self.running.kill()
+
+
+_shared: dict[str, bool] = {}
+
+
+def shares_files(client: Any) -> bool:
+    """Whether the engine runs on this machine's own kernel and files: a Linux engine that
+    names itself after this host (Docker Desktop's is named docker-desktop; a remote engine
+    after its own host). Asked once per engine URL."""
+    url = str(getattr(getattr(client, "api", None), "base_url", ""))
+    if url not in _shared:
+        try:
+            info = client.info()
+        except Exception:
+            info = {}
+        _shared[url] = (sys.platform == "linux" and info.get("OSType") == "linux"
+                        and info.get("Name") == socket.gethostname())
+    return _shared[url]
 
 
 def _uid(user: str | None) -> int | None:
