@@ -10,12 +10,14 @@
 # 3. builds the images the tests and recipes use when they are absent or their inputs changed:
 #    the base (Debian bookworm's python3 from debootstrap, imported), then the connector images
 #    FROM it, their Python packages from wheels built on the host (pip inside a build cannot
-#    reach the package registry). Each image carries a digest of its inputs as the label
+#    reach the package registry), and the provider's own image (docker/Dockerfile) as
+#    dativo/airflow:local. Each image carries a digest of its inputs as the label
 #    dativo.inputs, so a second call builds nothing and takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LOGS=${DATIVO_DOCKER_LOGS:-/var/tmp/dativo-docker}  # build logs, read when a step fails
+# build logs (read when a step fails) and the provider's dependency wheels
+WORK=${DATIVO_DOCKER_WORK:-/var/tmp/dativo-docker}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dativo-dockerd.log}
 BASE_IMAGE=${DATIVO_BASE_IMAGE:-dativo/debian-python:bookworm}
 SUITE=bookworm
@@ -29,7 +31,7 @@ label_of() {  # image -> its dativo.inputs label, empty when the image is absent
     docker image inspect --format '{{ index .Config.Labels "dativo.inputs" }}' "$1" 2>/dev/null || true
 }
 
-mkdir -p "$LOGS"
+mkdir -p "$WORK"
 
 # -- 1. packages ------------------------------------------------------------------------------
 missing=()
@@ -76,8 +78,8 @@ else
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null \
              || true)
     debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$rootfs" \
-        "${mirror:-http://deb.debian.org/debian}" > "$LOGS/debootstrap.log" 2>&1 \
-        || { tail -n 20 "$LOGS/debootstrap.log" >&2; exit 1; }
+        "${mirror:-http://deb.debian.org/debian}" > "$WORK/debootstrap.log" 2>&1 \
+        || { tail -n 20 "$WORK/debootstrap.log" >&2; exit 1; }
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar -C "$rootfs" -c . | docker import --change "LABEL dativo.inputs=$base_inputs" \
         --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" > /dev/null
@@ -99,7 +101,7 @@ build() {
     say "building $image from $context"
     local wheels="$context/wheels" log previous
     previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
-    log="$LOGS/build-${image//[\/:]/_}.log"
+    log="$WORK/build-${image//[\/:]/_}.log"
     rm -rf "$wheels" && mkdir -p "$wheels"
     if ! { [[ -z $requirement ]] \
            || "$PYTHON" -m pip wheel --disable-pip-version-check -w "$wheels" "$requirement"; } \
@@ -136,9 +138,9 @@ provider_image() {
         return
     fi
     say "building $image from docker/Dockerfile"
-    log="$LOGS/build-provider.log"
+    log="$WORK/build-provider.log"
     deps_key=$(cat pyproject.toml constraints.txt | digest)
-    deps="$LOGS/wheels-$deps_key"
+    deps="$WORK/wheels-$deps_key"
     previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     rm -rf docker/wheels docker/provider-wheel
     if ! { { [[ -d $deps ]] || { "$PYTHON" -m pip wheel --disable-pip-version-check \
@@ -146,7 +148,7 @@ provider_image() {
                 && mv "$deps.tmp" "$deps"; }; } \
            && "$PYTHON" -m pip wheel --disable-pip-version-check --no-deps \
                 -w docker/provider-wheel . \
-           && cp -al "$deps" docker/wheels \
+           && { cp -al "$deps" docker/wheels 2> /dev/null || cp -a "$deps" docker/wheels; } \
            && docker build --network host --build-arg BASE="$BASE_IMAGE" \
                 --label dativo.inputs="$inputs" -f docker/Dockerfile -t "$image" .; } \
          > "$log" 2>&1; then
