@@ -2,9 +2,9 @@
 
 Config, catalog and state are written to a private temp dir that is mounted read-only at
 ``/dativo``; the connector reads them there. A state known only after the start is a FIFO there,
-as with the local launcher, where the engine sees this machine's own files. Only the container spec and the stream handling
-live here: everything the connector says is handled by the same protocol code as the local
-launcher.
+as with the local launcher, where the engine sees this machine's own files. Only the container
+spec and the stream handling live here: everything the connector says is handled by the same
+protocol code as the local launcher.
 """
 
 from __future__ import annotations
