@@ -1,5 +1,6 @@
 # make demo: a real job through Airflow on the embedded default. make test: the suite.
-# Both create .venv and install what they need on a fresh machine.
+# Both create .venv and install what they need on a fresh machine. make docker-engine: a Docker
+# engine and the connector images the docker tests run.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ DEMO_ENV := AIRFLOW_HOME=$(DEMO_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags 
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING \
 	DATIVO_HOME=$(CURDIR)
 
-.PHONY: install test lint schema-validate docs demo bench clean
+.PHONY: install test lint schema-validate docs demo bench clean docker-engine
 
 # Bytecode is compiled at install (the editable package too): where PYTHONDONTWRITEBYTECODE is
 # set, every process would otherwise compile what it imports, seconds per Airflow task.
@@ -26,6 +27,11 @@ install: $(STAMP)
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -q
+
+# a Docker engine (started without a bridge network when none answers) and the project's connector
+# images, rebuilt only when their inputs change; see scripts/docker_engine.sh
+docker-engine:
+	scripts/docker_engine.sh
 
 lint: install
 	$(BIN)/ruff check .

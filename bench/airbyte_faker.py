@@ -12,6 +12,13 @@ notes when it starts and ends, which splits a run into the time before the conne
 the connector's own run (beside its run alone) and the time after it exits. Asserts nothing.
 
     python bench/airbyte_faker.py --users 100000 --rounds 3
+
+With --docker, the same through the image dativo/source-faker (make docker-engine): a bare
+`docker run IMAGE read --config ... --catalog ...` to /dev/null beside `dativo run` of the same
+job on connectors/faker_docker.yaml, same settings, alternating rounds, wall-clock medians (a
+container's CPU is the engine's, not this process's children's). The first `dativo run`, before
+anything is kept, is reported on its own as the cold run; the rounds after it are warm (spec and
+catalog kept).
 """
 
 from __future__ import annotations
@@ -66,11 +73,78 @@ exit $code
     return path
 
 
+IMAGE = "dativo/source-faker:7.2.1"
+
+
+def docker_main(users: int, rounds: int) -> None:
+    """The --docker mode (see the module's docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)  # the image's user reads the mounted files
+        env = {**os.environ, "DATIVO_CONNECTORS_HOME": str(work / "connectors")}
+        config = {**CONFIG, "count": users}
+        (work / "config.json").write_text(json.dumps(config))
+        mount = ["-v", f"{work}:/dativo:ro"]
+        docker = ["docker", "run", "--rm", "--init", "--network", "none", *mount, IMAGE]
+        catalog = subprocess.run([*docker, "discover", "--config", "/dativo/config.json"],
+                                 capture_output=True, check=True).stdout
+        streams = next(json.loads(line) for line in catalog.splitlines()
+                       if line.startswith(b'{"type":"CATALOG"'))["catalog"]["streams"]
+        users_stream = next(s for s in streams if s["name"] == "users")
+        (work / "catalog.json").write_text(json.dumps({"streams": [{
+            "stream": users_stream, "sync_mode": "incremental", "cursor_field": ["updated_at"],
+            "destination_sync_mode": "append"}]}))
+        for name in ("config.json", "catalog.json"):
+            (work / name).chmod(0o644)
+        bare = [*docker, "read", "--config", "/dativo/config.json", "--catalog",
+                "/dativo/catalog.json"]
+
+        def config_root(name: str) -> Path:
+            root = work / name
+            for rel in ("connectors", "assets", "jobs", "registry"):
+                shutil.copytree(REPO / rel, root / rel)
+            job = root / JOB
+            text = job.read_text().replace("source_connector: faker\n",
+                                           "source_connector: faker_docker\n").replace(
+                "connectors/faker.yaml", "connectors/faker_docker.yaml")
+            job.write_text(text.replace("    count: 1000\n", "".join(
+                f"    {k}: {json.dumps(v)}\n" for k, v in config.items())))
+            return root
+
+        def run_dativo(root: Path) -> float:
+            return timed([str(BIN / "dativo"), "--root", str(root), "run", JOB], env,
+                         stdout=subprocess.DEVNULL)[0]
+
+        cold = run_dativo(config_root("cold"))
+        alone: list[float] = []
+        through: list[float] = []
+        for n in range(rounds):
+            root = config_root(f"round{n}")
+            sides = [lambda: alone.append(timed(bare, env, stdout=subprocess.DEVNULL)[0]),
+                     lambda root=root: through.append(run_dativo(root))]
+            for side in sides[::-1] if n % 2 else sides:
+                side()
+            print(f"round {n + 1}: docker run read {alone[-1]:6.2f} s   dativo run (docker "
+                  f"launcher) {through[-1]:6.2f} s", flush=True)
+    print(f"users                          {users:,}")
+    print(f"cold: first dativo run         {cold:7.2f} s wall (spec and catalog asked for)")
+    print(f"bare docker run read           {statistics.median(alone):7.2f} s wall  "
+          f"(median of {rounds})")
+    print(f"dativo run, docker launcher    {statistics.median(through):7.2f} s wall  (warm)")
+    print(f"ratio                          "
+          f"{statistics.median(through) / statistics.median(alone):7.2f}x wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--docker", action="store_true",
+                        help="the source-faker image: docker run beside the docker launcher")
     args = parser.parse_args()
+    if args.docker:
+        docker_main(args.users, args.rounds)
+        return
 
     home = Path(os.environ.get("DATIVO_CONNECTORS_HOME")
                 or Path(tempfile.gettempdir()) / "dativo-test-connectors")

@@ -1,22 +1,33 @@
 """Hooks for connector engines: one interface (``get_engine``, ``check``, ``discover``) over the
-Airbyte and Singer protocols, whichever launcher starts the process.
+Airbyte and Singer protocols, whichever launcher starts the process. The operators run every
+step inside ``hook_for(job, ...).session()``.
 
-``AirbyteDockerHook`` runs images on the Docker engine of an Airflow Docker connection (the
-Docker provider's ``docker`` connection type: host such as ``unix://var/run/docker.sock`` or
-``tcp://host:2376``), through the Docker provider's hook when it is installed.
+``AirbyteDockerHook`` runs images on the Docker engine of an Airflow Docker connection
+(``docker_conn_id`` in the job's ``source`` block, else in the recipe's engine ``options``),
+through the Docker provider's ``DockerHook``. The engine's URL is the connection's extra
+``docker_url`` (as the provider's DockerOperator names it), else its host when that is a URL
+such as ``unix:///var/run/docker.sock`` or ``tcp://host:2376`` and the connection has no login;
+with a login the host is the registry DockerHook logs in to. Without a ``docker_conn_id`` the
+connectors run on the engine of DOCKER_HOST (default: the local socket).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import JobSpec
+from airflow_provider_dativo.config.yaml_loader import parse_yaml
 from airflow_provider_dativo.engines import CheckStatus, SourceEngine, StreamInfo, open_source
+from airflow_provider_dativo.errors import EngineError
+
+DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
+URL_SCHEMES = ("unix://", "tcp://", "http://", "https://", "ssh://")
 
 
 class ConnectorHook(BaseHook):
@@ -60,53 +71,76 @@ class SingerHook(ConnectorHook):
     hook_name = "dativo Singer tap"
 
 
+def docker_url(conn: Any) -> str:
+    """The engine a Docker connection points at (see the module's docstring)."""
+    url = (conn.extra_dejson or {}).get("docker_url")
+    if url:
+        return str(url)
+    host = conn.host or ""
+    if host.startswith(URL_SCHEMES) and not conn.login:
+        return host
+    return DEFAULT_DOCKER_URL
+
+
 class AirbyteDockerHook(ConnectorHook):
-    """An Airbyte image on the Docker engine of ``docker_conn_id``."""
+    """An Airbyte image on the Docker engine of ``docker_conn_id`` (None: DOCKER_HOST's)."""
 
     conn_name_attr = "docker_conn_id"
-    default_conn_name = "docker_default"
     hook_name = "dativo Airbyte (Docker)"
 
     def __init__(self, job_file: str, config_root: str | None = None,
-                 docker_conn_id: str | None = default_conn_name, **kwargs: Any) -> None:
+                 docker_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(job_file, config_root, **kwargs)
         self.docker_conn_id = docker_conn_id
 
-    def client_factory(self) -> Callable[[], Any]:
-        def build() -> Any:
-            import docker
+    def docker_client(self) -> Any:
+        """A docker SDK client on the connection's engine, made by the provider's DockerHook
+        (which also logs in to the registry when the connection has a login)."""
+        from airflow.providers.docker.hooks.docker import DockerHook
 
-            try:
-                from airflow.providers.docker.hooks.docker import DockerHook
-            except ImportError:
-                conn = self.get_connection(self.docker_conn_id) if self.docker_conn_id else None
-                return docker.DockerClient(base_url=conn.host) if conn and conn.host else (
-                    docker.from_env())
-            client = docker.DockerClient.__new__(docker.DockerClient)
-            client.api = DockerHook(docker_conn_id=self.docker_conn_id).api_client
-            return client
+        import docker
 
-        return build
+        assert self.docker_conn_id
+        try:
+            conn = self.get_connection(self.docker_conn_id)
+        except Exception as exc:
+            raise EngineError(f"Docker connection '{self.docker_conn_id}' is not defined "
+                              f"({exc}); add it (conn_type docker, extra docker_url) or remove "
+                              "docker_conn_id from the job or recipe") from exc
+        hook = DockerHook(docker_conn_id=self.docker_conn_id if conn.login else None,
+                          base_url=docker_url(conn), version="auto")
+        client = docker.DockerClient.__new__(docker.DockerClient)
+        client.api = hook.api_client  # the high-level client is a thin shell over this one
+        return client
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        from airflow_provider_dativo.engines.launchers.docker import CLIENT_FACTORY
-
-        token = CLIENT_FACTORY.set(self.client_factory())
-        try:
+        if not self.docker_conn_id:
             yield
-        finally:
-            CLIENT_FACTORY.reset(token)
+            return
+        from airflow_provider_dativo.engines.launchers.docker import engine_client
+
+        with engine_client(self.docker_client):
+            yield
 
 
-def hook_for(job: JobSpec, job_file: str, config_root: str | None,
-             docker_conn_id: str | None = None) -> ConnectorHook:
+def docker_conn_id_of(job: JobSpec) -> str | None:
+    """The job's ``source.docker_conn_id``, else its recipe engine's ``options.docker_conn_id``."""
+    # the loader validates the key but keeps no field for it, so it is read from the job file
+    data = parse_yaml(Path(job.file).read_text(encoding="utf-8"), job.file).data
+    named = ((data or {}).get("source") or {}).get("docker_conn_id")
+    if named:
+        return str(named)
+    options = job.source.engine(job.source_engine).options
+    return str(options["docker_conn_id"]) if options.get("docker_conn_id") else None
+
+
+def hook_for(job: JobSpec, job_file: str, config_root: str | None) -> ConnectorHook:
     """The hook for a job's source: Docker-launched Airbyte, a Singer tap, or a local process."""
     engine = job.source.engine(job.source_engine)
     launcher = engine.options.get("launcher") or ("local" if engine.command else "docker")
     if job.source_engine == "airbyte" and launcher == "docker":
-        conn_id = docker_conn_id or AirbyteDockerHook.default_conn_name
-        return AirbyteDockerHook(job_file, config_root, docker_conn_id=conn_id)
+        return AirbyteDockerHook(job_file, config_root, docker_conn_id=docker_conn_id_of(job))
     if job.source_engine == "singer":
         return SingerHook(job_file, config_root)
     return ConnectorHook(job_file, config_root)

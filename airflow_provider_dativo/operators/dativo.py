@@ -63,9 +63,13 @@ class DativoJobOperator(BaseOperator):
             self.log.info("stopped %d connector process(es)", stopped)
 
     @contextlib.contextmanager
-    def resolving(self) -> Iterator[None]:
-        """Airflow connection and Variable references resolve inside this block only."""
-        with airflow_refs.using(AirflowResolver()):
+    def resolving(self, job: JobSpec) -> Iterator[None]:
+        """Airflow connection and Variable references resolve inside this block only, and the
+        job's connectors run where its hook says (a docker_conn_id's engine)."""
+        from airflow_provider_dativo.hooks.connectors import hook_for
+
+        with airflow_refs.using(AirflowResolver()), \
+                hook_for(job, self.job_file, self.config_root).session():
             yield
 
     # OpenLineage: which of the job's datasets this task reads and writes
@@ -87,7 +91,7 @@ class DativoValidateOperator(DativoJobOperator):
                       job.contract.version)
         from airflow_provider_dativo import runner
 
-        with self.resolving():
+        with self.resolving(job):
             result = runner.validate_step(job)
         self.log.info("source check passed: %s", result["source_check"])
         self.log.info("target check passed: %s", result["target_check"])
@@ -106,7 +110,7 @@ class DativoExtractOperator(DativoJobOperator):
         logical = context.get("logical_date") or context.get("data_interval_start")
         from airflow_provider_dativo import runner
 
-        with self.resolving():
+        with self.resolving(job):
             return runner.extract_step(job, context["run_id"],
                                        ingest_date=logical.date() if logical else None)
 
@@ -130,7 +134,7 @@ class DativoLoadOperator(DativoJobOperator):
                                    "run extract first")
         from airflow_provider_dativo import runner
 
-        with self.resolving():
+        with self.resolving(job):
             result = runner.load_step(job, manifest)
         self.publish(context, job, manifest["run_id"], result)
         return dataclasses.asdict(result)

@@ -27,7 +27,7 @@ class DativoPlanOperator(DativoJobOperator):
         job = self.load_job()
         from airflow_provider_dativo import partitions
 
-        with self.resolving():
+        with self.resolving(job):
             parts = partitions.plan_step(job)
         self.log.info("%d part(s): %s", len(parts), parts[:10])
         return parts
@@ -46,7 +46,7 @@ class DativoPartExtractOperator(DativoExtractOperator):
         logical = context.get("logical_date") or context.get("data_interval_start")
         from airflow_provider_dativo import runner
 
-        with self.resolving():
+        with self.resolving(job):
             manifest = runner.extract_step(job, context["run_id"], part=self.part,
                                            ingest_date=logical.date() if logical else None)
         return {"part": self.part["index"], "of": self.part["of"], "rows": manifest["rows"],
@@ -73,6 +73,6 @@ class DativoPartitionedLoadOperator(DativoJobOperator):
             raise AirflowException(f"no parts from task '{self.plan_task_id}'; run it first")
         from airflow_provider_dativo import partitions, runner
 
-        with self.resolving():
+        with self.resolving(job):
             manifest = partitions.gather(job, context["run_id"], parts)
             return dataclasses.asdict(runner.load_step(job, manifest))

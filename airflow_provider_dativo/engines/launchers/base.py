@@ -7,12 +7,16 @@ mount inside a container), starts the process and hands back its stdout lines.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from airflow_provider_dativo.masking import Masker
@@ -42,6 +46,50 @@ class LateFile:
 
     def __init__(self, produce: Callable[[], bytes]) -> None:
         self.produce = produce
+
+
+FIFO_POLL_S = 0.01
+
+
+def feed_fifo(path: Path, late: LateFile, alive: Callable[[], bool], stop: Callable[[], None],
+              failed: list[BaseException]) -> None:
+    """Write a late file's content into its FIFO once the connector opens it, then leave a
+    plain file with the same content in its place for any later open. A run stopped before
+    the content was known stops the connector (``stop``), which is then still waiting for the
+    file: it has read nothing and fetched nothing."""
+    try:
+        content = late.produce()
+    except BaseException as exc:
+        failed.append(exc)
+        stop()
+        return
+    mode = path.stat().st_mode & 0o777
+    owner = path.stat().st_uid
+    while alive():
+        try:
+            # non-blocking: a connector that never opens the file must not keep us here
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: nobody has opened it for reading yet
+                raise
+            time.sleep(FIFO_POLL_S)
+            continue
+        os.set_blocking(fd, True)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            pass  # the connector closed the file early; it knows what it read
+        finally:
+            os.close(fd)
+        break
+    plain = path.with_name(f".{path.name}.plain")
+    plain.write_bytes(content)
+    if owner != os.geteuid():
+        os.chown(plain, owner, -1)
+    plain.chmod(mode)
+    plain.replace(path)
 
 
 def resolved(files: Mapping[str, bytes | LateFile]) -> dict[str, bytes]:

@@ -1,20 +1,22 @@
 """Runs a connector image through the Docker engine (the docker SDK, as the Docker provider does).
 
 Config, catalog and state are written to a private temp dir that is mounted read-only at
-``/dativo``; the connector reads them there. Only the container spec and the stream handling
-live here: everything the connector says is handled by the same protocol code as the local
-launcher.
+``/dativo``; the connector reads them there. A state known only after the start is a FIFO there,
+as with the local launcher, where the engine sees this machine's own files. Only the container
+spec and the stream handling live here: everything the connector says is handled by the same
+protocol code as the local launcher.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from airflow_provider_dativo.engines.launchers.base import (
     LateFile,
     Masker,
     StderrTail,
+    feed_fifo,
     pumped_lines,
     resolved,
     split_lines,
@@ -33,6 +36,14 @@ from airflow_provider_dativo.engines.launchers.base import (
 from airflow_provider_dativo.errors import EngineError
 
 MOUNT = "/dativo"
+# on every container the launcher starts: which image, and which process started it (so the
+# containers of a worker that died can be found and removed: docker ps --filter label=...)
+LABEL = "dativo.connector"
+OWNER_LABEL = "dativo.owner"
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 PULL_POLICIES = ("always", "if_not_present", "never")
 
 
@@ -44,7 +55,7 @@ class DockerSettings:
     memory: str | None = None  # docker's notation: "2g", "512m"
     network_mode: str | None = None
     pull: str = "if_not_present"
-    auto_remove: bool = True
+    auto_remove: bool = True  # false keeps an ended container for `docker logs`
     user: str | None = None  # uid[:gid] the connector runs as; files are handed to it if root
     env: Mapping[str, str] = field(default_factory=dict)
     stop_timeout_s: int = 10
@@ -70,7 +81,13 @@ def container_spec(image: str, args: Sequence[Arg], host_dir: str,
         "command": [f"{MOUNT}/{a.name}" if isinstance(a, FileArg) else a for a in args],
         "volumes": {host_dir: {"bind": MOUNT, "mode": "ro"}},
         "environment": dict(settings.env),
-        "auto_remove": settings.auto_remove,
+        # removed by the launcher once it has the exit code: the engine's own auto-remove
+        # could remove a fast connector before its exit code is read
+        "auto_remove": False,
+        "labels": {LABEL: image, OWNER_LABEL: owner()},
+        # an init as PID 1 passes the stop signal on: a connector that is PID 1 itself
+        # ignores it and is only killed once the stop timeout ran out
+        "init": True,
         "stdin_open": False,
         "tty": False,  # a TTY would merge stderr into stdout and mangle the protocol
     }
@@ -90,13 +107,24 @@ class DockerProcess:
         self.container = container
         self._tail = tail
         self._stop_timeout_s = stop_timeout_s
-        # attached before the start, so nothing is lost however fast the connector exits,
-        # even when the container removes itself
+        # attached before the start, so nothing is lost however fast the connector exits
         self._stdout = container.attach(stdout=True, stderr=False, stream=True, logs=True)
         self._stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
         self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._reader.start()
-        container.start()
+        self._lock = threading.Lock()
+        self._killed = False
+        self._ended = threading.Event()
+        self.late_failures: list[BaseException] = []
+
+    def start(self) -> None:
+        # a kill that came first (the task was stopped while the container was being created)
+        # wins: the container never runs
+        with self._lock:
+            if self._killed:
+                raise EngineError(f"connector container of {self._tail.name} was stopped "
+                                  "before it started; nothing was read")
+            self.container.start()
 
     def _drain_stderr(self) -> None:
         for line in split_lines(self._stderr):
@@ -107,27 +135,57 @@ class DockerProcess:
 
     def wait(self) -> int:
         code = int(self.container.wait().get("StatusCode", 1))
+        self._ended.set()
         self._reader.join(timeout=5)
+        if self.late_failures:  # the connector was stopped because its input never came
+            raise self.late_failures[0]
         return code
+
+    def alive(self) -> bool:
+        return not self._ended.is_set()
 
     def stderr_tail(self) -> str:
         return self._tail.text()
 
     def kill(self) -> None:
+        with self._lock:
+            self._killed = True
         with suppress(Exception):
             self.container.stop(timeout=self._stop_timeout_s)
+        self._ended.set()
 
 
-# set by the Airflow hook for the duration of a task, so connectors run on the Docker
-# connection the task names instead of the environment's DOCKER_HOST
-CLIENT_FACTORY: ContextVar[Callable[[], Any] | None] = ContextVar("dativo_docker_client",
-                                                                  default=None)
+# set by the Airflow hook for the duration of a task, so connectors run on the engine of the
+# Docker connection the task names instead of the environment's DOCKER_HOST. Process-wide, not
+# a context variable: a connector may be started from a read-ahead thread, and a task process
+# runs one task.
+_client_override: list[Callable[[], Any]] = []
+_override_lock = threading.Lock()
+
+
+@contextmanager
+def engine_client(factory: Callable[[], Any]) -> Iterator[None]:
+    """Inside this block the docker launcher gets its clients from ``factory``."""
+    with _override_lock:
+        _client_override.append(factory)
+    try:
+        yield
+    finally:
+        with _override_lock:
+            _client_override.remove(factory)
 
 
 def _docker_client() -> Any:
-    override = CLIENT_FACTORY.get()
+    with _override_lock:
+        override = _client_override[-1] if _client_override else None
     if override is not None:
-        return override()
+        try:
+            return override()
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"no Docker engine reachable through the task's Docker "
+                              f"connection ({exc}); check its docker_url") from exc
     try:
         import docker
     except ImportError as exc:
@@ -157,15 +215,28 @@ class DockerLauncher:
         return self.describe()
 
     def _ensure_image(self, client: Any) -> None:
-        if self.settings.pull == "always":
-            client.images.pull(self.image)
-        elif self.settings.pull == "if_not_present":
+        from docker.errors import ImageNotFound
+
+        pull = self.settings.pull
+        if pull != "always":
             try:
                 client.images.get(self.image)
-            except Exception:
-                client.images.pull(self.image)
+                return
+            except ImageNotFound:
+                if pull == "never":
+                    raise EngineError(
+                        f"image {self.image} is not on the Docker engine and docker.pull is "
+                        "never; build or load it there first (the project's own images: "
+                        "make docker-engine)") from None
+        try:
+            client.images.pull(self.image)
+        except Exception as exc:
+            raise EngineError(f"cannot pull image {self.image} ({exc}); check the image name "
+                              "and the engine's registry access, or build the image on the "
+                              "engine and set docker.pull: never") from exc
 
-    def _private_dir(self, files: Mapping[str, bytes]) -> str:
+    def _private_dir(self, files: Mapping[str, bytes | LateFile]) -> str:
+        """The files in a new folder; a late file becomes a FIFO fed once it is known."""
         folder = Path(tempfile.mkdtemp(prefix="dativo-connector-"))
         uid = _uid(self.settings.user)
         # the container's user must read the files; when we can, hand them to that user only,
@@ -173,7 +244,10 @@ class DockerLauncher:
         private = uid is not None and os.geteuid() == 0
         for name, content in files.items():
             path = folder / name
-            path.write_bytes(content)
+            if isinstance(content, LateFile):
+                os.mkfifo(path, 0o600)
+            else:
+                path.write_bytes(content)
             if private:
                 os.chown(path, uid, -1)  # type: ignore[arg-type]
             path.chmod(0o600 if private else 0o644)
@@ -187,24 +261,43 @@ class DockerLauncher:
     def start(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
               mask: Masker) -> Iterator[DockerProcess]:
         client = self.client_factory()
-        # a mounted FIFO is not portable (Docker Desktop's file sharing), so late files are
-        # waited for before the container starts
-        folder = self._private_dir(resolved(files))
+        self._ensure_image(client)
+        late = {name: c for name, c in files.items() if isinstance(c, LateFile)}
+        # a late file is a FIFO, so the connector starts while its content is still awaited,
+        # only where the engine sees this machine's own files (a FIFO does not cross Docker
+        # Desktop's file sharing or reach a remote engine); elsewhere it is waited for
+        fifos = bool(late) and shares_files(client)
+        folder = self._private_dir(files if fifos else resolved(files))
         try:
-            self._ensure_image(client)
-            container = client.containers.create(
-                **container_spec(self.image, args, folder, self.settings))
-            process = DockerProcess(container, StderrTail(self.image, mask),
-                                    self.settings.stop_timeout_s)
-            self.running = process
-            track(process, True)
             try:
+                container = client.containers.create(
+                    **container_spec(self.image, args, folder, self.settings))
+            except Exception as exc:
+                raise EngineError(f"the Docker engine refused a container of {self.image}: "
+                                  f"{exc}; check the recipe's options.docker") from exc
+            try:
+                process = DockerProcess(container, StderrTail(self.image, mask),
+                                        self.settings.stop_timeout_s)
+            except Exception:
+                with suppress(Exception):
+                    container.remove(force=True)
+                raise
+            self.running = process
+            track(process, True)  # before the start, so a stopped task always finds it
+            try:
+                process.start()
+                if fifos:
+                    for name, content in late.items():
+                        threading.Thread(
+                            target=feed_fifo, daemon=True, name=f"dativo-{name}",
+                            args=(Path(folder) / name, content, process.alive, process.kill,
+                                  process.late_failures)).start()
                 yield process
             finally:
                 track(process, False)
                 self.running = None
                 process.kill()
-                if not self.settings.auto_remove:
+                if self.settings.auto_remove:
                     with suppress(Exception):
                         container.remove(force=True)
         finally:
@@ -214,6 +307,24 @@ class DockerLauncher:
         """Stop the running container (the operator's ``on_kill``)."""
         if self.running is not None:
             self.running.kill()
+
+
+_shared: dict[str, bool] = {}
+
+
+def shares_files(client: Any) -> bool:
+    """Whether the engine runs on this machine's own kernel and files: a Linux engine that
+    names itself after this host (Docker Desktop's is named docker-desktop; a remote engine
+    after its own host). Asked once per engine URL."""
+    url = str(getattr(getattr(client, "api", None), "base_url", ""))
+    if url not in _shared:
+        try:
+            info = client.info()
+        except Exception:
+            info = {}
+        _shared[url] = (sys.platform == "linux" and info.get("OSType") == "linux"
+                        and info.get("Name") == socket.gethostname())
+    return _shared[url]
 
 
 def _uid(user: str | None) -> int | None:

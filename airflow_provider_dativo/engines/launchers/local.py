@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -19,50 +17,13 @@ from airflow_provider_dativo.engines.launchers.base import (
     LateFile,
     Masker,
     StderrTail,
+    feed_fifo,
     pumped_lines,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
 
 READ_BUFFER = 1 << 20
-FIFO_POLL_S = 0.01
-
-
-def _feed_fifo(path: Path, late: LateFile, popen: subprocess.Popen[bytes],
-               failed: list[BaseException]) -> None:
-    """Write a late file's content into its FIFO once the connector opens it, then leave a
-    plain file with the same content in its place for any later open. A run stopped before
-    the content was known stops the connector, which is then still waiting for the file:
-    it has read nothing and fetched nothing."""
-    try:
-        content = late.produce()
-    except BaseException as exc:
-        failed.append(exc)
-        popen.kill()
-        return
-    while popen.poll() is None:
-        try:
-            # non-blocking: a connector that never opens the file must not keep us here
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno != errno.ENXIO:  # ENXIO: nobody has opened it for reading yet
-                raise
-            time.sleep(FIFO_POLL_S)
-            continue
-        os.set_blocking(fd, True)
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
-        except BrokenPipeError:
-            pass  # the connector closed the file early; it knows what it read
-        finally:
-            os.close(fd)
-        break
-    plain = path.with_name(f".{path.name}.plain")
-    plain.write_bytes(content)
-    plain.chmod(0o600)
-    plain.replace(path)
 
 
 class LocalProcess:
@@ -151,7 +112,9 @@ class LocalLauncher:
                                   "NAME`") from exc
             failed: list[BaseException] = []
             for path, content in late.items():
-                threading.Thread(target=_feed_fifo, args=(path, content, popen, failed),
+                threading.Thread(target=feed_fifo,
+                                 args=(path, content, lambda: popen.poll() is None, popen.kill,
+                                       failed),
                                  daemon=True, name=f"dativo-{path.name}").start()
             process = LocalProcess(popen, StderrTail(self.label, mask), failed)
             track(process, True)
