@@ -150,7 +150,7 @@ def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
                     **queue("extract")).expand(part=plan.output)
                 load = DativoPartitionedLoadOperator(
                     task_id=f"load{suffix}", plan_task_id=plan.task_id, stream=spec.stream,
-                    outlets=[lineage.table_asset(spec)], **common, **queue("load"))
+                    outlets=[lineage.table_alias(spec)], **common, **queue("load"))
                 validate >> plan >> parts >> load
                 continue
             extract = DativoExtractOperator(task_id=f"extract{suffix}", stream=spec.stream,

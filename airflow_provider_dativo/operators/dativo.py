@@ -80,6 +80,19 @@ class DativoJobOperator(BaseOperator):
         return lineage.openlineage(self.load_job(), inputs=self.lineage_inputs,
                                    outputs=self.lineage_outputs)
 
+    def publish(self, context: Any, job: JobSpec, run_id: str, result: Any) -> None:
+        """The table's asset event, with what landed as its extra, through the outlet alias.
+
+        Emitted on a no-op retry too (``committed`` false): an attempt that committed and then
+        failed never had its event recorded, and its downstream DAGs still wait for it.
+        """
+        alias = lineage.table_alias(job)
+        if not any(getattr(o, "name", None) == alias.name for o in self.outlets):
+            return  # a hand-built operator without the alias: nothing to publish through
+        extra = lineage.event_extra(job, run_id, result)
+        context["outlet_events"][alias].add(lineage.table_asset(job), extra=extra)
+        self.log.info("asset event for %s: %s", lineage.table_uri(job), extra)
+
 
 class DativoValidateOperator(DativoJobOperator):
     """Config and contract load, secrets resolve, the source answers its check and the target
@@ -138,19 +151,6 @@ class DativoLoadOperator(DativoJobOperator):
             result = runner.load_step(job, manifest)
         self.publish(context, job, manifest["run_id"], result)
         return dataclasses.asdict(result)
-
-    def publish(self, context: Any, job: JobSpec, run_id: str, result: Any) -> None:
-        """The table's asset event, with what landed as its extra, through the outlet alias.
-
-        Emitted on a no-op retry too (``committed`` false): an attempt that committed and then
-        failed never had its event recorded, and its downstream DAGs still wait for it.
-        """
-        alias = lineage.table_alias(job)
-        if not any(getattr(o, "name", None) == alias.name for o in self.outlets):
-            return  # a hand-built operator without the alias: nothing to publish through
-        extra = lineage.event_extra(job, run_id, result)
-        context["outlet_events"][alias].add(lineage.table_asset(job), extra=extra)
-        self.log.info("asset event for %s: %s", lineage.table_uri(job), extra)
 
 
 class DativoConfigErrorOperator(BaseOperator):

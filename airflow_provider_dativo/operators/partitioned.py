@@ -75,4 +75,6 @@ class DativoPartitionedLoadOperator(DativoJobOperator):
 
         with self.resolving(job):
             manifest = partitions.gather(job, context["run_id"], parts)
-            return dataclasses.asdict(runner.load_step(job, manifest))
+            result = runner.load_step(job, manifest)
+        self.publish(context, job, manifest["run_id"], result)
+        return dataclasses.asdict(result)
