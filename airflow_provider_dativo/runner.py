@@ -224,9 +224,8 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
         head = target.committed_head()
         previous = head.state or {}
         pending.set(previous.get("source"))
-        owns_state = getattr(source, "owns_incremental_state", False)
-        return _extract(job, run_id, target, previous, reader, owns_state=owns_state,
-                        ingest_date=ingest_date, progress=progress, base=head.run_id, part=part)
+        return _extract(job, run_id, target, previous, reader, ingest_date=ingest_date,
+                        progress=progress, base=head.run_id, part=part)
     finally:
         pending.cancel()  # no-op once set; else stops a connector still waiting for it
         reader.close()
@@ -242,7 +241,7 @@ def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[Re
 
 
 def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, Any],
-             reader: Iterable[ReadItem], *, owns_state: bool, ingest_date: dt.date | None,
+             reader: Iterable[ReadItem], *, ingest_date: dt.date | None,
              progress: ProgressFn | None, base: str | None = None,
              part: Mapping[str, Any] | None = None) -> dict[str, Any]:
     import pyarrow as pa
@@ -257,7 +256,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     rule_counts: dict[str, int] = {}
     source_state = previous.get("source")
     report = progress or log_progress()
-    cursor = _cursor_filter(job, previous, owns_state)
+    cursor = _cursor_filter(job, previous)
 
     data = target.staged_writer(written_as, **_writer_options(job))
     # resolved once: ${conn:...} references may ask Airflow's connections
@@ -379,8 +378,7 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     return manifest
 
 
-def _cursor_filter(job: JobSpec, previous: Mapping[str, Any],
-                   owns_state: bool) -> CursorFilter | None:
+def _cursor_filter(job: JobSpec, previous: Mapping[str, Any]) -> CursorFilter | None:
     """The run's cursor rule, or None where the runner must not drop rows by cursor.
 
     An Airbyte or Singer connector's own state is its incremental mechanism: it may send
@@ -388,7 +386,7 @@ def _cursor_filter(job: JobSpec, previous: Mapping[str, Any],
     A cursor the contract does not carry is left to the source's state as well.
     """
     inc = job.incremental
-    if inc is None or owns_state:
+    if inc is None or job.source_keeps_state:
         return None
     if inc.cursor_field not in job.contract.field_names:
         log.warning("cursor field %s is not in contract %s; incremental reads rely on the "
@@ -420,8 +418,10 @@ def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
     the entry in the data commit, and the next load of the job commits it before anything else:
     the refused rows land exactly once, and a run id the quarantine table has is a no-op.
     """
-    target = open_job_target(job)
-    quarantine_target = open_quarantine_target(job, job.resolved_target_connection())
+    # resolved once: ${conn:...} references may ask Airflow's connections
+    connection = job.resolved_target_connection()
+    target = open_target(job, connection)
+    quarantine_target = open_quarantine_target(job, connection)
     if quarantine_target is not None:
         _finish_quarantine(target.committed_head(), quarantine_target, earlier=True)
     if manifest.get("already_committed"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_dativo.config.specs import ConnectorRecipe, RegistryEntry
+from airflow_provider_dativo.config.specs import STATEFUL_ENGINES, ConnectorRecipe, RegistryEntry
 from airflow_provider_dativo.config.yaml_loader import YamlDocument
 from airflow_provider_dativo.errors import ConfigIssue
 
@@ -99,11 +99,6 @@ def job_rule_issues(doc: YamlDocument, entries: Mapping[str, RegistryEntry], *, 
             "remove the incremental block or mark the connector incremental in the registry",
             doc.line_of(path), path))
     return issues
-
-
-# Engines whose connector keeps its own incremental state: the runner applies no cursor to their
-# rows, so a lookback window there is the connector's business, not a re-read of dativo's.
-STATEFUL_ENGINES = frozenset({"airbyte", "singer"})
 
 
 def lookback_issues(doc: YamlDocument, incremental: Mapping[str, Any] | None, engine: str | None,

@@ -159,6 +159,12 @@ class RegistryEntry:
     description: str | None = None
 
 
+# Engines whose connector keeps its own incremental state (Airbyte and Singer state messages):
+# the runner applies no cursor to their rows, and a lookback window there is the connector's
+# business, not a re-read of dativo's.
+STATEFUL_ENGINES = frozenset({"airbyte", "singer"})
+
+
 @dataclass(frozen=True)
 class IncrementalSpec:
     cursor_field: str
@@ -207,6 +213,11 @@ class JobSpec:
     source_layers: tuple[ConnectionLayer, ...] = ()
     target_layers: tuple[ConnectionLayer, ...] = ()
     partitions: PartitionSpec | None = None  # source.partitions: the read splits into parts
+
+    @property
+    def source_keeps_state(self) -> bool:
+        """Whether the source's own state is its incremental mechanism (see STATEFUL_ENGINES)."""
+        return self.source_engine in STATEFUL_ENGINES
 
     @property
     def dag_id(self) -> str:

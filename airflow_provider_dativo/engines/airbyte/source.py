@@ -94,8 +94,6 @@ class AirbyteSource:
     """One Airbyte connector behind a launcher, configured with the job's connection."""
 
     starts_early = True  # read() takes a PendingState: see engines.base
-    # the connector's state is the incremental mechanism: the runner drops none of its rows
-    owns_incremental_state = True
 
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
