@@ -252,3 +252,86 @@ def test_a_lookback_needs_an_upsert(config_root: Path) -> None:
     assert "write_mode: upsert" in message
     write(path, text.replace("write_mode: append", "write_mode: upsert"))
     assert ConfigRoot(config_root).load_job(path).incremental.lookback_days == 1  # type: ignore[union-attr]
+
+
+# -- PostgreSQL: NULL cursors and ties, pushed into the query ---------------------------------
+EVENTS_PG_ASSET = """\
+apiVersion: v3.0.2
+kind: DataContract
+id: 6c1b2a0e-0000-4000-8000-00000000e002
+status: active
+name: pg_events
+version: "1.0"
+source_type: postgres
+object: events
+schema:
+  - name: id
+    type: long
+    required: true
+    primary_key: true
+  - name: ts
+    type: timestamptz
+  - name: note
+    type: string
+"""
+
+EVENTS_PG_JOB = """\
+tenant_id: acme
+source_connector: postgres
+source_connector_path: connectors/postgres.yaml
+asset: pg_events
+asset_path: assets/postgres/v1.0/pg_events.yaml
+target_connector: iceberg
+target_connector_path: connectors/iceberg.yaml
+source:
+  batch_size: 100
+  object: events
+  connection:
+    database: {database}
+  incremental:
+    cursor_field: ts
+validation:
+  mode: warn
+target:
+  write_mode: upsert
+"""
+
+
+def pg_events_rows(db: Database) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=db.port, user="postgres", dbname=db.name) as con:
+        return sorted(con.execute("SELECT id, ts, note FROM events").fetchall())
+
+
+def test_postgres_nulls_and_ties_are_read_by_the_query_itself(
+        config_root: Path, pg_database: Database) -> None:
+    """An upsert job's query reads rows at the committed cursor and rows with no cursor again
+    (``>= bound OR ts IS NULL``): a late tie and a late NULL land, nothing lands twice."""
+    pg_database.execute(
+        "CREATE TABLE events (id bigint PRIMARY KEY, ts timestamptz, note text)",
+        # 600 rows in random order: a third share one time, a third have none, batches of 100
+        "INSERT INTO events SELECT g, CASE g % 3 WHEN 0 THEN NULL WHEN 1 THEN "
+        "'2026-11-05 00:00:00+00'::timestamptz ELSE '2026-11-01 00:00:00+00'::timestamptz "
+        "+ g * interval '1 minute' END, 'v0' FROM generate_series(1, 600) g ORDER BY random()")
+    write(config_root / "assets/postgres/v1.0/pg_events.yaml", EVENTS_PG_ASSET)
+    path = write(config_root / "jobs/acme/pg_events.yaml",
+                 EVENTS_PG_JOB.format(database=pg_database.name))
+    job = ConfigRoot(config_root).load_job(path)
+    manifest, _ = runner.run_job(job)
+    assert manifest["rows"] == 600 and manifest["null_cursor"] == 200
+    assert table_rows(job, "id", "ts", "note") == pg_events_rows(pg_database)
+    committed = manifest["state"]["cursor"]
+    assert committed == "2026-11-05T00:00:00+00:00"
+
+    # later: a row tied with the committed cursor, a row with no cursor, and an older row the
+    # lookback-free bound leaves alone (the source does not send it: it is below the bound)
+    pg_database.execute(
+        "INSERT INTO events VALUES (601, '2026-11-05 00:00:00+00', 'late tie'), "
+        "(602, NULL, 'late null'), (603, '2026-10-01 00:00:00+00', 'too old')")
+    manifest, _ = runner.run_job(job)
+    # the query sent the 200 tied rows and 200 NULL rows again, plus the two late ones
+    assert manifest["rows_read"] == 402 and manifest["skipped"] == 0
+    landed = {row[0] for row in table_rows(job, "id")}
+    assert len(table_rows(job, "id")) == len(landed) == 602  # upsert: no id twice
+    assert 601 in landed and 602 in landed and 603 not in landed
