@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dativo.config.schema_validation import validate_document
 from airflow_provider_dativo.config.specs import dag_id_for, merge
 from airflow_provider_dativo.config.streams import stream_items
-from airflow_provider_dativo.config.yaml_loader import YamlDocument, join_path, load_yaml
+from airflow_provider_dativo.config.yaml_loader import YamlDocument, join_path
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ def job_claim(root: ConfigRoot, path: Path) -> JobClaim:
     one its placeholder DAG takes (the folder and file name stand in for what is missing)."""
     tenant, name = path.parent.name, path.stem
     try:
-        doc = load_yaml(path)
+        doc, schema_issues = root.job_document(path)
     except ConfigError:
         return JobClaim(path, dag_id_for(tenant, name), "", None)
     data = doc.data if isinstance(doc.data, dict) else {}
@@ -57,7 +56,7 @@ def job_claim(root: ConfigRoot, path: Path) -> JobClaim:
     name = str(data.get("name") or name)
     field = "name" if "name" in data else "tenant_id"
     claim = JobClaim(path, dag_id_for(tenant, name), field, doc.line_of(field))
-    if not data or validate_document("job", doc):
+    if not data or schema_issues:
         return claim
     target = data.get("target", {})
     return JobClaim(claim.file, claim.dag_id, claim.dag_id_path, claim.dag_id_line,

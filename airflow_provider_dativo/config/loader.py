@@ -92,6 +92,11 @@ def _schema_checked(kind: str, path: Path) -> YamlDocument:
     return doc
 
 
+def _job_document(path: Path) -> tuple[YamlDocument, tuple[ConfigIssue, ...]]:
+    doc = load_yaml(path)
+    return doc, tuple(validate_document("job", doc))
+
+
 def _engine(raw: dict[str, Any]) -> EngineSpec:
     command = raw.get("command") or ()
     return EngineSpec(
@@ -260,13 +265,18 @@ class ConfigRoot:
                                            f"{self.root}; pass --root or set DATIVO_HOME")])
         return p
 
+    def job_document(self, path: Path) -> tuple[YamlDocument, tuple[ConfigIssue, ...]]:
+        """A job file read and checked against the job schema once per file version: the DAG
+        loader's claims (config/collisions.py) and the job's own build both start from it, so a
+        parse of the DAG folder reads each job file once."""
+        return _cached("job-document", path, lambda: _job_document(path))
+
     def _build_streams(self, path: Path) -> tuple[JobSpec, ...]:
-        doc = load_yaml(path)
-        issues = validate_document("job", doc)
-        if issues:
-            raise ConfigError([*issues, *either_or_issues(doc.data, doc)])
+        doc, schema_issues = self.job_document(path)
+        if schema_issues:
+            raise ConfigError([*schema_issues, *either_or_issues(doc.data, doc)])
         data = doc.data
-        issues = []
+        issues: list[ConfigIssue] = []
 
         def attempt(fn: Callable[[], T]) -> T | None:
             try:
