@@ -142,7 +142,7 @@ def _run_rows(job: JobSpec, manifest: Mapping[str, Any], target: Target) -> pa.T
     from airflow_provider_dativo.contracts import arrow_schema
 
     schema = arrow_schema(job.contract)
-    io = _file_io(target)
+    io = file_io(target)
     tables = []
     refusal = (f"the run-level quality rules of contract '{job.contract.name}' need the run's "
                f"rows, but target {job.target.type} stages other data")
@@ -166,7 +166,7 @@ def _run_rows(job: JobSpec, manifest: Mapping[str, Any], target: Target) -> pa.T
     return rows
 
 
-def _file_io(target: Target) -> Any:
+def file_io(target: Target) -> Any:
     storage = getattr(target, "storage", None)
     if storage is not None:
         return storage.io

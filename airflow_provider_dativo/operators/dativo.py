@@ -76,9 +76,23 @@ class DativoJobOperator(BaseOperator):
     lineage_inputs = False
     lineage_outputs = False
 
+    # what this attempt's load landed, for the output dataset's facets (``landed``)
+    _landed: dict[str, Any] | None = None
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         return lineage.openlineage(self.load_job(), inputs=self.lineage_inputs,
-                                   outputs=self.lineage_outputs)
+                                   outputs=self.lineage_outputs, landed=self._landed)
+
+    def landed(self, job: JobSpec, manifest: Any, result: Any) -> None:
+        """Keep what a load committed for its lineage: the quality results, and rows, bytes,
+        files and null counts when it committed (a no-op retry wrote nothing). Called inside
+        ``resolving``: the null counts read the staged files' footers through the target."""
+        metrics = None
+        if result.committed and _lineage_enabled():
+            from airflow_provider_dativo.operators.lineage_facets import run_metrics
+
+            metrics = run_metrics(job, manifest, result.rows)
+        self._landed = {"quality": list(result.quality), "metrics": metrics}
 
     def publish(self, context: Any, job: JobSpec, run_id: str, result: Any) -> None:
         """The table's asset event, with what landed as its extra, through the outlet alias.
@@ -92,6 +106,15 @@ class DativoJobOperator(BaseOperator):
         extra = lineage.event_extra(job, run_id, result)
         context["outlet_events"][alias].add(lineage.table_asset(job), extra=extra)
         self.log.info("asset event for %s: %s", lineage.table_uri(job), extra)
+
+
+def _lineage_enabled() -> bool:
+    """Whether Airflow's OpenLineage provider is installed and on, so facets are worth making."""
+    try:
+        from airflow.providers.openlineage import conf
+    except ImportError:
+        return False
+    return not conf.is_disabled()
 
 
 class DativoValidateOperator(DativoJobOperator):
@@ -149,6 +172,7 @@ class DativoLoadOperator(DativoJobOperator):
 
         with self.resolving(job):
             result = runner.load_step(job, manifest)
+            self.landed(job, manifest, result)
         self.publish(context, job, manifest["run_id"], result)
         return dataclasses.asdict(result)
 

@@ -124,13 +124,26 @@ def source_dataset(job: JobSpec) -> tuple[str, str]:
     return f"{job.source.type}://{job.source_engine}", job.source_object or job.contract.name
 
 
-def openlineage(job: JobSpec, *, inputs: bool, outputs: bool) -> Any:
-    """An ``OperatorLineage`` for the task; imported lazily so OpenLineage stays optional."""
-    from airflow.providers.openlineage.extractors import OperatorLineage
-    from openlineage.client.event_v2 import Dataset
+def openlineage(job: JobSpec, *, inputs: bool, outputs: bool,
+                landed: Mapping[str, Any] | None = None) -> Any:
+    """An ``OperatorLineage`` for the task; imported lazily so OpenLineage stays optional.
 
-    ins = [Dataset(namespace=ns, name=name) for ns, name in [source_dataset(job)]] if inputs \
-        else []
-    outs = [Dataset(namespace=f"{job.target.type}://{catalog_key(job)}", name=table_name(job))] \
-        if outputs else []
+    The output dataset carries the table's facets (``lineage_facets``); ``landed`` is what the
+    load returned (``rows``, ``quality``, ``metrics``), for its statistics and quality facets.
+    """
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from openlineage.client.event_v2 import InputDataset, OutputDataset
+
+    from airflow_provider_dativo.operators.lineage_facets import dataset_facets, output_facets
+
+    source = source_dataset(job)
+    ins = [InputDataset(namespace=source[0], name=source[1])] if inputs else []
+    outs = []
+    if outputs:
+        landed = landed or {}
+        outs = [OutputDataset(
+            namespace=f"{job.target.type}://{catalog_key(job)}", name=table_name(job),
+            facets=dataset_facets(job, source, landed.get("quality") or (),
+                                  landed.get("metrics")),
+            outputFacets=output_facets(landed.get("metrics")))]
     return OperatorLineage(inputs=ins, outputs=outs)

@@ -76,5 +76,6 @@ class DativoPartitionedLoadOperator(DativoJobOperator):
         with self.resolving(job):
             manifest = partitions.gather(job, context["run_id"], parts)
             result = runner.load_step(job, manifest)
+            self.landed(job, manifest, result)
         self.publish(context, job, manifest["run_id"], result)
         return dataclasses.asdict(result)
