@@ -41,10 +41,11 @@ class S3Server:
     secret_key: str = "testing"
     region: str = "us-east-1"
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self, service: str = "s3"):  # type: ignore[no-untyped-def]
+        """A boto3 client of this server: S3, or any other service moto serves (glue)."""
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.region,
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
                             aws_access_key_id=self.access_key,
                             aws_secret_access_key=self.secret_key)
 
