@@ -6,6 +6,7 @@ retried load commits nothing twice, and the table's governance is in Glue's tabl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pyiceberg.catalog import load_catalog
 
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
-from tests.conftest import write
+from tests.conftest import airflow, write
 from tests.governance.conftest import ASSET, JOB
 from tests.services import S3Server
 
@@ -118,3 +119,32 @@ def test_schema_evolution_and_upsert_through_glue(
     columns = {c["Name"]: c for c in glue["StorageDescriptor"]["Columns"]}
     assert columns["channel"]["Type"] == "string"
     assert columns["channel"].get("Comment") == "Where."
+
+
+@pytest.mark.airflow
+def test_glue_through_an_airflow_aws_connection(
+        glue_job: tuple[Path, str, dict[str, str]], s3_server: S3Server,
+        airflow_env: dict[str, str]) -> None:
+    """``aws_conn_id`` on the target: Glue's and S3's keys, region and endpoint come from the
+    Airflow connection (the Amazon provider's hook), nothing from the job or the environment."""
+    root, database, catalog = glue_job
+    job_doc = yaml.safe_load((root / REL).read_text())
+    job_doc["target"]["connection"] = {
+        "aws_conn_id": "lake_aws", "namespace": database,
+        "catalog": {"type": "glue", "warehouse": catalog["warehouse"]}}
+    write(root / REL, yaml.safe_dump(job_doc))
+    conn = {"conn_type": "aws", "login": "AKIA-glue-conn", "password": "glue-Conn-Secret-1f",
+            "extra": {"region_name": s3_server.region, "endpoint_url": s3_server.endpoint}}
+    env = {k: v for k, v in airflow_env.items() if not k.startswith("AWS_")}
+    env |= {"AIRFLOW_CONN_LAKE_AWS": json.dumps(conn), "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    result = airflow(env, "dags", "test", "dativo__acme__gov_orders")
+    output = result.stdout + result.stderr
+    assert "committed 8 rows" in output
+    assert "glue-Conn-Secret-1f" not in output
+
+    table = load_catalog("reader", **catalog).load_table(f"{database}.gov_orders")
+    assert table.scan().to_arrow().num_rows == 8
+    params = glue_table(s3_server, database)["Parameters"]
+    assert params["metadata_location"] == table.metadata_location
+    assert params["dativo.owner"] == "job-owner@acme.example"
