@@ -19,6 +19,7 @@ from rich.table import Table
 from airflow_provider_dativo import asset_declarations, cli_connectors, masking
 from airflow_provider_dativo.cli_output import console, err, error_line, styled
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
+from airflow_provider_dativo.engines import ENGINES
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
 if TYPE_CHECKING:
@@ -373,8 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     nsub = p.add_subparsers(dest="new_command", required=True)
     n = nsub.add_parser("connector", help="a recipe, asset, sample job, registry entry and test")
     n.add_argument("name", help="connector type, e.g. acme_crm")
-    n.add_argument("--engine", required=True,
-                   choices=("airbyte", "singer", "native", "custom_plugin"))
+    n.add_argument("--engine", required=True, choices=tuple(ENGINES))
     n.add_argument("--role", choices=("source", "target"), default="source")
     n.set_defaults(func=cmd_new_connector)
     cli_connectors.add_parsers(sub)

@@ -38,7 +38,7 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
 
 
 def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
-    from airflow_provider_dativo.engines import open_source
+    from airflow_provider_dativo.engines import open_recipe_source, open_source
 
     root = ConfigRoot(args.root)
     if args.job:
@@ -48,18 +48,7 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
     connection = resolve_layers((recipe.connection_layer(),
                                  ConnectionLayer("--set", "", _settings(args.set))))
     engine_type = args.engine or recipe.default_engine.type
-    if engine_type == "airbyte":
-        from airflow_provider_dativo.engines.airbyte import from_recipe
-    elif engine_type == "singer":
-        from airflow_provider_dativo.engines.singer import from_recipe
-    elif engine_type == "native":
-        from airflow_provider_dativo.engines.native import from_recipe
-    elif engine_type == "custom_plugin":
-        from airflow_provider_dativo.engines.plugin import from_recipe
-    else:
-        raise EngineError(f"discover --connector cannot run the {engine_type} engine; use "
-                          "--job with a job of this connector")
-    return recipe.type, from_recipe(root.root, recipe, connection)
+    return recipe.type, open_recipe_source(root.root, recipe, engine_type, connection)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from airflow_provider_dativo.config.loader import FIXTURE_JOBS, ConfigRoot
 from airflow_provider_dativo.config.registry import REGISTRY_FILE
+from airflow_provider_dativo.engines import ENGINES
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
-ENGINES = ("airbyte", "singer", "native", "custom_plugin")
 ROLES = ("source", "target")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -173,7 +173,7 @@ def new_connector(root: ConfigRoot, name: str, engine: str, role: str = "source"
         raise DativoError(f"'{name}' is not a valid connector name: use lower case letters, "
                           "digits and underscores, starting with a letter (e.g. acme_crm)")
     if engine not in ENGINES:
-        raise DativoError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+        raise DativoError(f"unknown engine '{engine}'; choose one of {', '.join(sorted(ENGINES))}")
     if role not in ROLES:
         raise DativoError(f"unknown role '{role}'; choose source or target")
     base = root.root

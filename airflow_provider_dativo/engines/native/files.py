@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator, Mapping
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -67,6 +67,10 @@ from airflow_provider_dativo.engines.nesting import (
     too_deep,
 )
 from airflow_provider_dativo.errors import EngineError
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
+    from airflow_provider_dativo.contracts.model import Contract
 
 # the public names of the file source, wherever their section now lives
 __all__ = ["BLOCK_BYTES", "FORMATS", "PARQUET_BATCH_ROWS", "UNCLOSED", "FileSource",
@@ -359,3 +363,27 @@ class FileSource:
         return [pa.RecordBatch.from_pylist(rows, schema=pa.schema([(n, pa.string())
                                                                   for n in names]))]
 
+
+
+def json_types(contract: Contract) -> dict[str, pa.DataType]:
+    """Source columns (by the name the source sends) whose Arrow type JSON carries natively;
+    the rest arrive as Arrow infers them. A ``json`` column is read as text: inference would
+    merge the keys of every line into one struct and write keys a value never had."""
+    from airflow_provider_dativo.contracts.arrow_types import arrow_type
+
+    native = {pa.int64(), pa.float64(), pa.bool_(), pa.string()}
+    types = {}
+    for spec in contract.fields:
+        type_ = arrow_type(spec)
+        if type_ in native or pa.types.is_floating(type_):
+            types[spec.source_name] = pa.float64() if pa.types.is_floating(type_) else type_
+    return types
+
+
+def from_job(job: JobSpec, connection: Mapping[str, Any]) -> FileSource:
+    return FileSource(FileSourceConfig.from_connection(job.root, connection),
+                      json_types=json_types(job.contract))
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: Mapping[str, Any]) -> FileSource:
+    return FileSource(FileSourceConfig.from_connection(root, connection))
