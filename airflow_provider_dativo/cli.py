@@ -15,9 +15,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.console import Group
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from airflow_provider_dativo import asset_declarations, cli_connectors, masking
-from airflow_provider_dativo.cli_output import console, err, error_line, styled
+from airflow_provider_dativo.cli_output import (
+    Column,
+    add_table_flags,
+    console,
+    err,
+    error_line,
+    print_table,
+    styled,
+)
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.engines import ENGINES
 from airflow_provider_dativo.errors import ConfigError, DativoError
@@ -78,28 +87,42 @@ def asset_label(root: ConfigRoot, job: JobSpec) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     root = _root(args)
     derived: list[str] = []
-    table = Table(title=f"dativo jobs in {root.root}")
-    for col in ("tenant", "job", "DAG id", "source", "streams", "target", "schedule", "status"):
-        table.add_column(col)
+    # short columns first; the DAG id (dativo__<tenant>__<job>) goes first when space is short
+    columns = (Column("tenant"), Column("job"), Column("status"), Column("schedule", 2),
+               Column("streams", 3), Column("source", 1), Column("target"),
+               Column("DAG id", 4))
+    rows: list[list[str | Text]] = []
+    listed: list[dict[str, Any]] = []
     invalid = 0
     for path in root.job_files():
         try:
             streams = root.load_streams(path)
         except ConfigError as exc:
             invalid += 1
-            table.add_row(path.parent.name, path.stem, "-", "-", "-", "-", "-",
-                          styled((f"invalid ({len(exc.issues)} error(s))", "red")))
+            rows.append([path.parent.name, path.stem,
+                         styled((f"invalid ({len(exc.issues)} error(s))", "red")),
+                         "-", "-", "-", "-", "-"])
+            listed.append({"file": root.display(path), "valid": False,
+                           "errors": len(exc.issues)})
             continue
         job = streams[0]
         if job.contract.name_source != "name":
             derived.append(f"{job.tenant_id}/{job.name}: asset {asset_label(root, job)}")
-        table.add_row(job.tenant_id, job.name, job.dag_id,
-                      f"{job.source.type} ({job.source_engine})",
-                      ", ".join(s.stream for s in streams if s.stream) or "1",
-                      f"{job.target.type}: "
-                      + ", ".join(f"{s.tenant_id}.{s.table}" for s in streams),
-                      job.schedule or "manual", styled(("valid", "green")))
-    console.print(table)
+        names = [s.stream for s in streams if s.stream]
+        tables = [f"{s.tenant_id}.{s.table}" for s in streams]
+        rows.append([job.tenant_id, job.name, styled(("valid", "green")),
+                     job.schedule or "manual", ", ".join(names) or "1",
+                     f"{job.source.type} ({job.source_engine})",
+                     f"{job.target.type}: " + ", ".join(tables), job.dag_id])
+        listed.append({"file": root.display(path), "valid": True, "tenant": job.tenant_id,
+                       "job": job.name, "dag_id": job.dag_id, "source": job.source.type,
+                       "engine": job.source_engine, "streams": names,
+                       "target": job.target.type, "tables": tables,
+                       "schedule": job.schedule})
+    if args.json:
+        print(json.dumps(listed, indent=2))
+        return 0
+    print_table(f"dativo jobs in {root.root}", columns, rows, wide=args.wide)
     for line in derived:
         console.print(line, soft_wrap=True, markup=False)
     if invalid:
@@ -340,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("list", help="jobs and their DAG ids")
+    add_table_flags(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("run", help="run one job without Airflow: validate, extract, load")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS, PendingState
+from airflow_provider_dativo.engines.config_spec import ConfigKey, config_keys
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.launchers import Arg, FileArg, LateFile, Launcher, Masker
 from airflow_provider_dativo.engines.nesting import DEEP_REASON, too_deep
@@ -199,6 +200,20 @@ class ProtocolSource:
 
     def _config_file(self) -> dict[str, bytes]:
         return {"config.json": orjson.dumps(self.config)}
+
+    def config_schema(self) -> Mapping[str, Any] | None:
+        """The JSON Schema of the connector's config, or None when it publishes none."""
+        raise NotImplementedError
+
+    @staticmethod
+    def is_secret(name: str, prop: Mapping[str, Any]) -> bool:
+        """Whether the config key ``name`` (its schema ``prop``) holds a secret."""
+        raise NotImplementedError
+
+    def config_keys(self) -> list[ConfigKey] | None:
+        """The connector's config keys (its ``connection`` in a recipe), or None."""
+        schema = self.config_schema()
+        return None if schema is None else config_keys(schema, self.is_secret)
 
     def _find(self, stream: str, catalog: Callable[[bool], C],
               streams: Callable[[C], Mapping[str, T]]) -> tuple[C, T]:

@@ -165,6 +165,13 @@ class AirbyteSource(ProtocolSource):
         self.cache.save_spec(spec)
         return spec
 
+    def config_schema(self) -> Mapping[str, Any] | None:
+        return self.spec().get("connectionSpecification") or {}
+
+    @staticmethod
+    def is_secret(name: str, prop: Mapping[str, Any]) -> bool:
+        return bool(prop.get("airbyte_secret"))
+
     def _learn_secrets(self) -> None:
         """Mask what the spec marks ``airbyte_secret`` before the config is handed over."""
         if not self._secrets_known:

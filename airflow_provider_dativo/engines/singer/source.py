@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.base import (
     PROTOCOL_BATCH_ROWS,
     CheckStatus,
@@ -234,6 +235,23 @@ class SingerSource(ProtocolSource):
 
     def discover(self) -> list[StreamInfo]:
         return [stream_info(e) for e in self.catalog()["streams"]]
+
+    def config_schema(self) -> Mapping[str, Any] | None:
+        """The settings of ``--about --format json`` (Singer SDK taps); None for taps without
+        ``--about``, which publish no spec."""
+        session = Session(self.launcher, self.mask, self.connector, "--about")
+        try:
+            text = session.output(["--about", "--format", "json"], {})
+            about = orjson.loads(text)
+        except (EngineError, orjson.JSONDecodeError):
+            return None
+        settings = about.get("settings") if isinstance(about, dict) else None
+        return settings if isinstance(settings, dict) else None
+
+    @staticmethod
+    def is_secret(name: str, prop: Mapping[str, Any]) -> bool:
+        # the Singer SDK marks secrets with secret/writeOnly; older taps only by their names
+        return bool(prop.get("secret") or prop.get("writeOnly")) or masking.is_secret_name(name)
 
     def check(self) -> CheckStatus:
         # Singer has no check command; a discover proves the config and the connection
