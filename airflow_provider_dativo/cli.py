@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from airflow_provider_dativo import asset_declarations, cli_connectors, masking
+from airflow_provider_dativo import asset_declarations, cli_connectors, cli_scaffold, masking
 from airflow_provider_dativo.cli_output import (
     Column,
     add_table_flags,
@@ -28,7 +28,6 @@ from airflow_provider_dativo.cli_output import (
     styled,
 )
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
-from airflow_provider_dativo.engines import ENGINES
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
 if TYPE_CHECKING:
@@ -326,27 +325,6 @@ def _governance_tables(job: JobSpec) -> Group:
     return Group(table, columns)
 
 
-def cmd_new_connector(args: argparse.Namespace) -> int:
-    from airflow_provider_dativo.scaffold import new_connector
-
-    root = _root(args)
-    made = new_connector(root, args.name, args.engine, args.role)
-    table = Table(title=f"new {args.role} connector '{args.name}' ({args.engine})")
-    table.add_column("file")
-    table.add_column("what to do with it")
-    # same order as Scaffold.files: recipe, asset, sample job, test, then sample data
-    todo = ["set the endpoint, auth and objects", "list the columns and their rules",
-            "the sample job the tests use (fixtures tenant)",
-            "add tests that read from a mock of the API", "sample rows for the sample job"]
-    for path, note in zip(made.files, todo, strict=False):
-        table.add_row(root.display(path), note)
-    table.add_row(root.display(made.registry), "the new entry: roles, engines, modes")
-    console.print(table)
-    console.print(f"next: `dativo validate`, then `pytest tests/connectors/test_{args.name}.py "
-                  f"-q`, then `dativo discover --connector {args.name} --verbose`")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dativo", description=__doc__)
     parser.add_argument("--root", help="config root (default: $DATIVO_HOME or the current "
@@ -394,13 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output file (default: standard output)")
     e.add_argument("--format", choices=("yaml", "json"), default="yaml")
     e.set_defaults(func=cmd_contract_export)
-    p = sub.add_parser("new", help="scaffold new configs")
-    nsub = p.add_subparsers(dest="new_command", required=True)
-    n = nsub.add_parser("connector", help="a recipe, asset, sample job, registry entry and test")
-    n.add_argument("name", help="connector type, e.g. acme_crm")
-    n.add_argument("--engine", required=True, choices=tuple(ENGINES))
-    n.add_argument("--role", choices=("source", "target"), default="source")
-    n.set_defaults(func=cmd_new_connector)
+    cli_scaffold.add_parsers(sub)
     cli_connectors.add_parsers(sub)
     return parser
 

@@ -24,7 +24,8 @@ def _recipe(root: ConfigRoot, name: str) -> ConnectorRecipe:
     return root.recipe(path)
 
 
-def _settings(pairs: list[str]) -> dict[str, Any]:
+def settings_of(pairs: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs; VALUE is parsed as JSON when it is JSON, else kept as text."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -46,7 +47,7 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
         return job.source.type, open_source(job, job.resolved_source_connection())
     recipe = _recipe(root, args.connector)
     connection = resolve_layers((recipe.connection_layer(),
-                                 ConnectionLayer("--set", "", _settings(args.set))))
+                                 ConnectionLayer("--set", "", settings_of(args.set))))
     engine_type = args.engine or recipe.default_engine.type
     return recipe.type, open_recipe_source(root.root, recipe, engine_type, connection)
 
@@ -100,7 +101,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def _spec_source(args: argparse.Namespace) -> tuple[str, str, SourceEngine]:
     """The connector (name, engine) whose spec is asked, opened without its connection: a
     spec is what the connector says about itself, before any config exists."""
-    from airflow_provider_dativo.engines import open_recipe_source
+    from airflow_provider_dativo.engines import engine_module, open_recipe_source
 
     root = ConfigRoot(args.root)
     if args.job:
@@ -109,6 +110,9 @@ def _spec_source(args: argparse.Namespace) -> tuple[str, str, SourceEngine]:
     else:
         recipe = _recipe(root, args.connector)
         engine = args.engine or recipe.default_engine.type
+    if not engine_module(engine, f"{recipe.file} (or pass --engine)").PUBLISHES_SPEC:
+        raise EngineError(f"the {engine} engine runs in-process and has no connector spec; "
+                          "its connection settings are listed in docs/CONNECTOR_DEVELOPMENT.md")
     return recipe.type, engine, open_recipe_source(root.root, recipe, engine, {})
 
 
@@ -120,9 +124,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
     if not args.connector and not args.job:
         raise EngineError("spec needs --connector NAME or --job JOB_FILE")
     name, engine, source = _spec_source(args)
-    if not isinstance(source, ProtocolSource):
-        raise EngineError(f"the {engine} engine runs in-process and has no connector spec; "
-                          "its connection settings are listed in docs/CONNECTOR_DEVELOPMENT.md")
+    assert isinstance(source, ProtocolSource)  # what PUBLISHES_SPEC engines open
     keys = source.config_keys()
     if keys is None:
         console.print(f"{name}: this tap publishes no spec (it does not answer --about); "

@@ -83,7 +83,7 @@ def print_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[s
     left = [columns[i].name for i in range(len(columns)) if i not in keep]
     if left:
         out.print(f"not shown at {out.width} columns: {', '.join(left)} (--wide or --json "
-                  "for every column)", soft_wrap=True)
+                  "for every column)")
 
 
 def add_table_flags(parser: Any) -> None:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["AirbyteSource", "from_job", "from_recipe", "secret_values"]
 from airflow_provider_dativo.engines.protocol import recipe_settings, secret_values
 
+# the connector describes its own config (dativo spec)
+PUBLISHES_SPEC = True
+
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS, cursor_field: str | None = None,

@@ -20,6 +20,10 @@ EXTRACTORS: dict[str, str] = {"file": "files", "postgres": "postgres", "mysql": 
                               "http": "http", "markdown_kv": "markdown_kv"}
 
 
+# in-process: its settings are documented, not published by a connector (dativo spec)
+PUBLISHES_SPEC = False
+
+
 def extractor(recipe: ConnectorRecipe) -> ModuleType:
     """The extractor module a recipe's native engine runs on."""
     name = recipe.engine("native").options.get("extractor") or recipe.type

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SingerSource", "from_job", "from_recipe"]
 
+# the connector describes its own config (dativo spec)
+PUBLISHES_SPEC = True
+
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS,
