@@ -295,12 +295,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         info.add_row("rows", f"{data.num_rows:,}")
     console.print(info)
     if data is not None:
-        sample = Table(title=f"first {min(args.limit, data.num_rows)} rows")
-        for name in data.column_names:
-            sample.add_column(name)
-        for row in data.slice(0, args.limit).to_pylist():
-            sample.add_row(*("" if v is None else str(v) for v in row.values()))
-        console.print(sample)
+        names = data.column_names
+        # the contract's first columns stay; later ones give way when the terminal is narrow
+        print_table(f"first {min(args.limit, data.num_rows)} rows",
+                    [Column(n, i if i >= 2 else 0) for i, n in enumerate(names)],
+                    [["" if v is None else str(v) for v in row.values()]
+                     for row in data.slice(0, args.limit).to_pylist()], wide=args.wide)
     return 0
 
 
@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "snapshot, sample")
     p.add_argument("job", help="job file")
     p.add_argument("--limit", type=int, default=10, help="sample rows to print")
+    p.add_argument("--wide", action="store_true",
+                   help="every sample column at full width, however wide the terminal")
     p.add_argument("--stream", help="the stream whose table to show, in a multi-stream job")
     p.add_argument("--governance", action="store_true",
                    help="print only the effective governance; the table is not opened")

@@ -82,8 +82,8 @@ def print_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[s
     out.print(table)
     left = [columns[i].name for i in range(len(columns)) if i not in keep]
     if left:
-        out.print(f"not shown at {out.width} columns: {', '.join(left)} (--wide or --json "
-                  "for every column)")
+        out.print(f"not shown at {out.width} columns: {', '.join(left)} (--wide shows "
+                  "every column)")
 
 
 def add_table_flags(parser: Any) -> None:

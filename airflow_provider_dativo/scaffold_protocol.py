@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.asset_draft import asset_name, draft, pick_stream
 from airflow_provider_dativo.config.loader import FIXTURE_JOBS, ConfigRoot
 from airflow_provider_dativo.config.specs import ConnectorRecipe, EngineSpec
@@ -147,6 +148,12 @@ def new_protocol_connector(root: ConfigRoot, name: str, engine: str, *, pip: str
     required = [k for k in keys or () if k.required]
     connection = {k.key: (k.default if k.default is not None else f"${{{env[k.key]}}}")
                   for k in required}
+    # the --set values the user chose become the recipe's own, except secrets: those stay
+    # ${VAR} references, resolved when a task runs
+    secret = {k.key for k in keys or () if k.secret}
+    for key, value in (settings or {}).items():
+        if key not in secret and not (keys is None and masking.is_secret_name(key)):
+            connection[key] = value
     found: StreamInfo | None = None
     if settings:
         given = _nest({**{k.key: k.default for k in required if k.default is not None},

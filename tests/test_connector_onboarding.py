@@ -56,8 +56,9 @@ def test_airbyte_package_scaffold_from_its_spec_and_discover(config_root: Path,
     assert engine == {"type": "airbyte", "command": "source-dativo-test",
                       "pip": "dativo-test-source==1.2.0", "options": {"launcher": "local"}}
     # the spec's required keys, as placeholders; the secret one also masked through auth
-    assert recipe["connection"] == {"base_url": "${ACME_ITEMS_BASE_URL}",
-                                    "api_key": "${ACME_ITEMS_API_KEY}"}
+    # a --set value is the recipe's own, unless the spec calls it a secret
+    assert recipe["connection"] == {"base_url": "http://api.test",
+                                    "api_key": "${ACME_ITEMS_API_KEY}", "count": 4}
     assert [a["env"] for a in recipe["auth"]["required"]] == ["ACME_ITEMS_API_KEY"]
     assert recipe["objects"] == [{"name": "items", "cursor_field": "updated_at",
                                   "primary_key": "id"}]
