@@ -149,6 +149,12 @@ def test_spec_prints_the_config_keys_at_80_columns(config_root: Path,
                                  "api_key": ("string", True, None, True),
                                  "page_size": ("integer", False, 100, False),
                                  "count": ("integer", False, 3, False)}
+    found = dativo(config_root, env, "discover", "--connector", "acme_items", "--columns",
+                   "--set", "base_url=http://api.test", "--set", "api_key=k")
+    assert found.returncode == 0, found.stdout + found.stderr
+    table = [line for line in found.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table) <= 80 and "…" not in found.stdout
+    assert "updated_at: string (date-time)" in " ".join(found.stdout.replace("│", " ").split())
     native = dativo(config_root, env, "spec", "--connector", "postgres")
     assert native.returncode == 1 and "has no connector spec" in native.stderr
 
