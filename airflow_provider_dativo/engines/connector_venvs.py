@@ -136,7 +136,7 @@ def install(root: Path, connector: str, engine: EngineSpec, *, python: str | Non
     def explain(output: str) -> str | None:
         from airflow_provider_dativo.engines.install_errors import explain
 
-        sentence = explain(output, connector, str(engine.pip))
+        sentence = explain(output, connector, str(engine.pip), _python_version(target))
         # nothing half-installed stays behind to be taken for an environment
         if sentence is not None:
             shutil.rmtree(target, ignore_errors=True)

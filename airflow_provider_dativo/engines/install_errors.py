@@ -15,6 +15,7 @@ _UV_NOT_FOUND = re.compile(r"Because (?P<pkg>\S+) was not found in (?:the|your) 
 _UV_DEPENDS = re.compile(r"(?P<parent>[^\s,]+) depends? on (?P<req>[^\s,]+)")
 _UV_PYTHON = re.compile(r"(?:current|requested) Python version \((?P<python>[^)]+)\) does not "
                         r"satisfy Python(?P<spec>[^\s,]+) and (?P<parent>[^\s,]+) depends on")
+_UV_REQUIRES = re.compile(r"(?P<parent>[^\s,]+) requires Python ?(?P<spec>[^\s,]+?)(?:,| and |$)")
 _PIP_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement "
                              r"(?P<req>\S+)(?: \(from (?P<parent>[^)]+)\))? \(from versions: "
                              r"(?P<versions>[^)]*)\)")
@@ -30,8 +31,9 @@ def _canon(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def explain(output: str, connector: str, pip: str) -> str | None:
-    """One sentence for an installer's failure to resolve ``pip``, or None if not one."""
+def explain(output: str, connector: str, pip: str, python: str = "") -> str | None:
+    """One sentence for an installer's failure to resolve ``pip`` (in an environment of
+    ``python``), or None if not one."""
     output = " ".join(output.split())  # installers wrap their lines to the terminal's width
     top = _name(pip)
     fix = (f"pin an earlier {top} in the recipe's pip requirement (now '{pip}'; "
@@ -39,9 +41,14 @@ def explain(output: str, connector: str, pip: str) -> str | None:
            f"install {connector}` again")
     python = _UV_PYTHON.search(output)
     if python:
-        return (f"connector '{connector}': {python['parent']} requires Python{python['spec']} "
-                f"and the environment's Python is {python['python']}; {fix}, or pass --python "
-                "with a version it admits")
+        return (f"connector '{connector}': {python['parent']} requires Python "
+                f"{python['spec']} and the environment's Python is {python['python']}; {fix}, "
+                "or pass --python with a version it admits")
+    requires = _UV_REQUIRES.search(output)
+    if requires:
+        return (f"connector '{connector}': {requires['parent']} requires Python "
+                f"{requires['spec']} and the environment's Python is {python or 'another'}; "
+                f"{fix}, or pass --python with a version it admits")
     missing = _PIP_NO_VERSION.search(output)
     if missing:
         req, parent = missing["req"], missing["parent"]

@@ -22,6 +22,9 @@ PACKAGES = (
      "Requires-Dist: dativo-missing-dependency==99.0\n"),
     ("dativo-test-oldpython", "1.0.0", "airbyte_source.py", "source-dativo-old",
      "Requires-Python: <3.9\n"),
+    # a release for a Python that does not exist yet: the resolver itself refuses it
+    ("dativo-test-newpython", "1.0.0", "airbyte_source.py", "source-dativo-new",
+     "Requires-Python: >=3.99\n"),
 )
 
 
