@@ -15,9 +15,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.console import Group
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from airflow_provider_dativo import asset_declarations, cli_connectors, masking
-from airflow_provider_dativo.cli_output import console, err, error_line, styled
+from airflow_provider_dativo import asset_declarations, cli_connectors, cli_scaffold, masking
+from airflow_provider_dativo.cli_output import (
+    Column,
+    add_table_flags,
+    console,
+    err,
+    error_line,
+    print_table,
+    styled,
+)
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
@@ -77,28 +86,42 @@ def asset_label(root: ConfigRoot, job: JobSpec) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     root = _root(args)
     derived: list[str] = []
-    table = Table(title=f"dativo jobs in {root.root}")
-    for col in ("tenant", "job", "DAG id", "source", "streams", "target", "schedule", "status"):
-        table.add_column(col)
+    # short columns first; the DAG id (dativo__<tenant>__<job>) goes first when space is short
+    columns = (Column("tenant"), Column("job"), Column("status"), Column("schedule", 2),
+               Column("streams", 3), Column("source", 1), Column("target"),
+               Column("DAG id", 4))
+    rows: list[list[str | Text]] = []
+    listed: list[dict[str, Any]] = []
     invalid = 0
     for path in root.job_files():
         try:
             streams = root.load_streams(path)
         except ConfigError as exc:
             invalid += 1
-            table.add_row(path.parent.name, path.stem, "-", "-", "-", "-", "-",
-                          styled((f"invalid ({len(exc.issues)} error(s))", "red")))
+            rows.append([path.parent.name, path.stem,
+                         styled((f"invalid ({len(exc.issues)} error(s))", "red")),
+                         "-", "-", "-", "-", "-"])
+            listed.append({"file": root.display(path), "valid": False,
+                           "errors": len(exc.issues)})
             continue
         job = streams[0]
         if job.contract.name_source != "name":
             derived.append(f"{job.tenant_id}/{job.name}: asset {asset_label(root, job)}")
-        table.add_row(job.tenant_id, job.name, job.dag_id,
-                      f"{job.source.type} ({job.source_engine})",
-                      ", ".join(s.stream for s in streams if s.stream) or "1",
-                      f"{job.target.type}: "
-                      + ", ".join(f"{s.tenant_id}.{s.table}" for s in streams),
-                      job.schedule or "manual", styled(("valid", "green")))
-    console.print(table)
+        names = [s.stream for s in streams if s.stream]
+        tables = [f"{s.tenant_id}.{s.table}" for s in streams]
+        rows.append([job.tenant_id, job.name, styled(("valid", "green")),
+                     job.schedule or "manual", ", ".join(names) or "1",
+                     f"{job.source.type} ({job.source_engine})",
+                     f"{job.target.type}: " + ", ".join(tables), job.dag_id])
+        listed.append({"file": root.display(path), "valid": True, "tenant": job.tenant_id,
+                       "job": job.name, "dag_id": job.dag_id, "source": job.source.type,
+                       "engine": job.source_engine, "streams": names,
+                       "target": job.target.type, "tables": tables,
+                       "schedule": job.schedule})
+    if args.json:
+        print(json.dumps(listed, indent=2))
+        return 0
+    print_table(f"dativo jobs in {root.root}", columns, rows, wide=args.wide)
     for line in derived:
         console.print(line, soft_wrap=True, markup=False)
     if invalid:
@@ -272,12 +295,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         info.add_row("rows", f"{data.num_rows:,}")
     console.print(info)
     if data is not None:
-        sample = Table(title=f"first {min(args.limit, data.num_rows)} rows")
-        for name in data.column_names:
-            sample.add_column(name)
-        for row in data.slice(0, args.limit).to_pylist():
-            sample.add_row(*("" if v is None else str(v) for v in row.values()))
-        console.print(sample)
+        names = data.column_names
+        # the contract's first columns stay; later ones give way when the terminal is narrow
+        print_table(f"first {min(args.limit, data.num_rows)} rows",
+                    [Column(n, i if i >= 2 else 0) for i, n in enumerate(names)],
+                    [["" if v is None else str(v) for v in row.values()]
+                     for row in data.slice(0, args.limit).to_pylist()], wide=args.wide)
     return 0
 
 
@@ -302,27 +325,6 @@ def _governance_tables(job: JobSpec) -> Group:
     return Group(table, columns)
 
 
-def cmd_new_connector(args: argparse.Namespace) -> int:
-    from airflow_provider_dativo.scaffold import new_connector
-
-    root = _root(args)
-    made = new_connector(root, args.name, args.engine, args.role)
-    table = Table(title=f"new {args.role} connector '{args.name}' ({args.engine})")
-    table.add_column("file")
-    table.add_column("what to do with it")
-    # same order as Scaffold.files: recipe, asset, sample job, test, then sample data
-    todo = ["set the endpoint, auth and objects", "list the columns and their rules",
-            "the sample job the tests use (fixtures tenant)",
-            "add tests that read from a mock of the API", "sample rows for the sample job"]
-    for path, note in zip(made.files, todo, strict=False):
-        table.add_row(root.display(path), note)
-    table.add_row(root.display(made.registry), "the new entry: roles, engines, modes")
-    console.print(table)
-    console.print(f"next: `dativo validate`, then `pytest tests/connectors/test_{args.name}.py "
-                  f"-q`, then `dativo discover --connector {args.name} --verbose`")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dativo", description=__doc__)
     parser.add_argument("--root", help="config root (default: $DATIVO_HOME or the current "
@@ -339,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("list", help="jobs and their DAG ids")
+    add_table_flags(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("run", help="run one job without Airflow: validate, extract, load")
@@ -357,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "snapshot, sample")
     p.add_argument("job", help="job file")
     p.add_argument("--limit", type=int, default=10, help="sample rows to print")
+    p.add_argument("--wide", action="store_true",
+                   help="every sample column at full width, however wide the terminal")
     p.add_argument("--stream", help="the stream whose table to show, in a multi-stream job")
     p.add_argument("--governance", action="store_true",
                    help="print only the effective governance; the table is not opened")
@@ -369,14 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output file (default: standard output)")
     e.add_argument("--format", choices=("yaml", "json"), default="yaml")
     e.set_defaults(func=cmd_contract_export)
-    p = sub.add_parser("new", help="scaffold new configs")
-    nsub = p.add_subparsers(dest="new_command", required=True)
-    n = nsub.add_parser("connector", help="a recipe, asset, sample job, registry entry and test")
-    n.add_argument("name", help="connector type, e.g. acme_crm")
-    n.add_argument("--engine", required=True,
-                   choices=("airbyte", "singer", "native", "custom_plugin"))
-    n.add_argument("--role", choices=("source", "target"), default="source")
-    n.set_defaults(func=cmd_new_connector)
+    cli_scaffold.add_parsers(sub)
     cli_connectors.add_parsers(sub)
     return parser
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from airflow_provider_dativo import masking
-from airflow_provider_dativo.cli_output import console, styled
+from airflow_provider_dativo.cli_output import Column, add_table_flags, console, print_table, styled
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import ConnectionLayer, ConnectorRecipe, resolve_layers
 from airflow_provider_dativo.engines.base import SourceEngine
@@ -24,7 +24,8 @@ def _recipe(root: ConfigRoot, name: str) -> ConnectorRecipe:
     return root.recipe(path)
 
 
-def _settings(pairs: list[str]) -> dict[str, Any]:
+def settings_of(pairs: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs; VALUE is parsed as JSON when it is JSON, else kept as text."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -38,7 +39,7 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
 
 
 def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
-    from airflow_provider_dativo.engines import open_source
+    from airflow_provider_dativo.engines import open_recipe_source, open_source
 
     root = ConfigRoot(args.root)
     if args.job:
@@ -46,20 +47,9 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
         return job.source.type, open_source(job, job.resolved_source_connection())
     recipe = _recipe(root, args.connector)
     connection = resolve_layers((recipe.connection_layer(),
-                                 ConnectionLayer("--set", "", _settings(args.set))))
+                                 ConnectionLayer("--set", "", settings_of(args.set))))
     engine_type = args.engine or recipe.default_engine.type
-    if engine_type == "airbyte":
-        from airflow_provider_dativo.engines.airbyte import from_recipe
-    elif engine_type == "singer":
-        from airflow_provider_dativo.engines.singer import from_recipe
-    elif engine_type == "native":
-        from airflow_provider_dativo.engines.native import from_recipe
-    elif engine_type == "custom_plugin":
-        from airflow_provider_dativo.engines.plugin import from_recipe
-    else:
-        raise EngineError(f"discover --connector cannot run the {engine_type} engine; use "
-                          "--job with a job of this connector")
-    return recipe.type, from_recipe(root.root, recipe, connection)
+    return recipe.type, open_recipe_source(root.root, recipe, engine_type, connection)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -98,16 +88,57 @@ def cmd_discover(args: argparse.Namespace) -> int:
                            **({"columns": dict(s.columns)} if args.columns else {})}
                           for s in streams], indent=2))
         return 0
-    table = Table(title=f"streams of {name}")
-    for col in ("stream", "cursor", "primary key", "incremental", "columns"):
-        table.add_column(col)
-    for s in streams:
-        columns = (", ".join(f"{c}: {t}" for c, t in s.columns.items()) if args.columns
-                   else str(len(s.columns)))
-        table.add_row(s.name, ", ".join(s.cursor_fields) or "-",
-                      ", ".join(s.primary_key) or "-", "yes" if s.supports_incremental else "no",
-                      columns)
-    console.print(table)
+    rows = [[s.name, "yes" if s.supports_incremental else "no",
+             ", ".join(s.cursor_fields) or "-", ", ".join(s.primary_key) or "-",
+             (", ".join(f"{c}: {t}" for c, t in s.columns.items()) if args.columns
+              else str(len(s.columns)))] for s in streams]
+    print_table(f"streams of {name}", (Column("stream"), Column("incremental"),
+                                       Column("cursor", 1), Column("primary key", 2),
+                                       Column("columns")), rows, wide=args.wide)
+    return 0
+
+
+def _spec_source(args: argparse.Namespace) -> tuple[str, str, SourceEngine]:
+    """The connector (name, engine) whose spec is asked, opened without its connection: a
+    spec is what the connector says about itself, before any config exists."""
+    from airflow_provider_dativo.engines import engine_module, open_recipe_source
+
+    root = ConfigRoot(args.root)
+    if args.job:
+        job = root.load_job(args.job)
+        recipe, engine = job.source, args.engine or job.source_engine
+    else:
+        recipe = _recipe(root, args.connector)
+        engine = args.engine or recipe.default_engine.type
+    if not engine_module(engine, f"{recipe.file} (or pass --engine)").PUBLISHES_SPEC:
+        raise EngineError(f"the {engine} engine runs in-process and has no connector spec; "
+                          "its connection settings are listed in docs/CONNECTOR_DEVELOPMENT.md")
+    return recipe.type, engine, open_recipe_source(root.root, recipe, engine, {})
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    """The connector's config keys: what its recipe's ``connection`` (the connector's
+    config.json) may hold."""
+    from airflow_provider_dativo.engines.protocol import ProtocolSource
+
+    if not args.connector and not args.job:
+        raise EngineError("spec needs --connector NAME or --job JOB_FILE")
+    name, engine, source = _spec_source(args)
+    assert isinstance(source, ProtocolSource)  # what PUBLISHES_SPEC engines open
+    keys = source.config_keys()
+    if keys is None:
+        console.print(f"{name}: this tap publishes no spec (it does not answer --about); "
+                      "its README lists the config keys its connection takes", soft_wrap=True)
+        return 0
+    if args.json:
+        print(json.dumps([k.as_dict() for k in keys], indent=2, default=str))
+        return 0
+    rows = [[k.key, k.type, "yes" if k.required else "", "yes" if k.secret else "",
+             "" if k.default is None else json.dumps(k.default, default=str), k.description]
+            for k in keys]
+    print_table(f"config of {name} ({engine}): the recipe's connection", (
+        Column("key"), Column("type", 2), Column("required"), Column("secret"),
+        Column("default", 3), Column("description", 1)), rows, wide=args.wide)
     return 0
 
 
@@ -136,12 +167,20 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--engine", help="engine to run (default: the recipe's default engine)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="connection setting over the recipe's defaults (repeatable)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_table_flags(p)
     # its own dest: the top-level -v/--verbose turns on the connector's INFO logs, and a
     # subcommand flag of the same dest would turn them on as a side effect of asking for columns
     p.add_argument("--columns", "--verbose", dest="columns", action="store_true",
                    help="include every column and its type (connector logs: dativo -v discover)")
     p.set_defaults(func=cmd_discover)
+
+    p = sub.add_parser("spec", help="a connector's config keys (its recipe's connection): "
+                       "type, required, default, secret, description")
+    p.add_argument("--connector", help="connector recipe name (connectors/NAME.yaml)")
+    p.add_argument("--job", help="the connector of this job's source")
+    p.add_argument("--engine", help="engine to ask (default: the recipe's or job's engine)")
+    add_table_flags(p)
+    p.set_defaults(func=cmd_spec)
 
     p = sub.add_parser("connectors", help="connector environments")
     csub = p.add_subparsers(dest="connectors_command", required=True)

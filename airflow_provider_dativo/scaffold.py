@@ -9,9 +9,9 @@ from pathlib import Path
 
 from airflow_provider_dativo.config.loader import FIXTURE_JOBS, ConfigRoot
 from airflow_provider_dativo.config.registry import REGISTRY_FILE
+from airflow_provider_dativo.engines import ENGINES
 from airflow_provider_dativo.errors import ConfigError, DativoError
 
-ENGINES = ("airbyte", "singer", "native", "custom_plugin")
 ROLES = ("source", "target")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -165,23 +165,57 @@ def test_{name}_asset_is_an_official_odcs_contract() -> None:
 class Scaffold:
     files: tuple[Path, ...]
     registry: Path
+    notes: tuple[str, ...] = ()  # what the scaffold could not do itself, and what to do instead
 
 
-def new_connector(root: ConfigRoot, name: str, engine: str, role: str = "source") -> Scaffold:
-    """Write the connector's files under ``root``; refuses a name that exists."""
+def check_name(root: ConfigRoot, name: str, engine: str, role: str) -> None:
     if not NAME.match(name):
         raise DativoError(f"'{name}' is not a valid connector name: use lower case letters, "
                           "digits and underscores, starting with a letter (e.g. acme_crm)")
     if engine not in ENGINES:
-        raise DativoError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+        raise DativoError(f"unknown engine '{engine}'; choose one of {', '.join(sorted(ENGINES))}")
     if role not in ROLES:
         raise DativoError(f"unknown role '{role}'; choose source or target")
+
+
+def write_scaffold(root: ConfigRoot, name: str, files: dict[Path, str], registry_entry: str,
+                   notes: tuple[str, ...] = ()) -> Scaffold:
+    """Write ``files`` and append the registry entry; refuses a name that exists anywhere."""
     base = root.root
     registry = base / REGISTRY_FILE
     try:
         known = root.registry()
     except ConfigError as exc:
         raise DativoError(f"fix {REGISTRY_FILE} first:\n{exc}") from None
+    taken = [p for p in files if p.exists()]
+    if name in known or taken:
+        where = [REGISTRY_FILE] if name in known else []
+        where += [str(p.relative_to(base)) for p in taken]
+        raise DativoError(f"connector '{name}' already exists ({', '.join(where)}); pick "
+                          "another name, or edit the existing files")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    text = registry.read_text(encoding="utf-8")
+    registry.write_text(text.rstrip("\n") + "\n" + registry_entry, encoding="utf-8")
+    return Scaffold(files=tuple(files), registry=registry, notes=notes)
+
+
+def refuse_existing(root: ConfigRoot, name: str) -> None:
+    """Fail before any slow step (an install, a spec) when the name is taken."""
+    try:
+        known = root.registry()
+    except ConfigError as exc:
+        raise DativoError(f"fix {REGISTRY_FILE} first:\n{exc}") from None
+    if name in known or (root.root / f"connectors/{name}.yaml").exists():
+        raise DativoError(f"connector '{name}' already exists; pick another name, or edit "
+                          "the existing files")
+
+
+def new_connector(root: ConfigRoot, name: str, engine: str, role: str = "source") -> Scaffold:
+    """Write the connector's files under ``root``; refuses a name that exists."""
+    check_name(root, name, engine, role)
+    base = root.root
     values = {
         "name": name, "dash": name.replace("_", "-"), "title": name.replace("_", " ").title(),
         "role": role, "engine": engine, "env": f"{name.upper()}_API_KEY",
@@ -206,15 +240,4 @@ def new_connector(root: ConfigRoot, name: str, engine: str, role: str = "source"
     if role == "target":
         files[base / f"tests/fixtures/data/{name}_records.csv"] = (
             "id,name,updated_at\n1,first,2026-01-01T00:00:00Z\n")
-    taken = [p for p in files if p.exists()]
-    if name in known or taken:
-        where = [REGISTRY_FILE] if name in known else []
-        where += [str(p.relative_to(base)) for p in taken]
-        raise DativoError(f"connector '{name}' already exists ({', '.join(where)}); pick "
-                          "another name, or edit the existing files")
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    text = registry.read_text(encoding="utf-8")
-    registry.write_text(text.rstrip("\n") + "\n" + _REGISTRY.format(**values), encoding="utf-8")
-    return Scaffold(files=tuple(files), registry=registry)
+    return write_scaffold(root, name, files, _REGISTRY.format(**values))

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.contracts import arrow_schema, to_odcs, validate_official
 from tests.conftest import REPO, write
@@ -99,3 +101,37 @@ def test_the_connector_wrapper_runs_on_the_connectors_environment(config_root: P
     rows = target.load_table().scan().to_arrow()
     assert rows.num_rows > 0 and rows.column("age").null_count == 0
     assert rows.column("address").null_count == rows.num_rows  # the wrapper dropped it
+
+
+def walk_throughs() -> dict[str, list[str]]:
+    """The commands of each walk-through of the connector guide, by its title."""
+    guide = (REPO / "docs/CONNECTOR_DEVELOPMENT.md").read_text()
+    section = guide.split("## Walk-throughs", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for part in section.split("\n### ")[1:]:
+        title = part.splitlines()[0]
+        (block,) = re.findall(r"```bash\n(.*?)```", part, flags=re.S)
+        found[title] = [line for line in block.splitlines() if line.strip()]
+    return found
+
+
+@pytest.mark.parametrize("title", sorted(walk_throughs()))
+def test_each_connector_walk_through_runs_as_written(title: str, config_root: Path,
+                                                     tmp_path: Path) -> None:
+    """Every command of the walk-through, in a copy of the config repository, as a user types
+    it (the packages come from PyPI, the image from `make docker-engine`)."""
+    import os
+    import subprocess
+
+    from tests.conftest import BIN
+
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "COLUMNS": "80",
+           "DATIVO_HOME": str(config_root),
+           "DATIVO_CONNECTORS_HOME": str(tmp_path / "connectors-home")}
+    for command in walk_throughs()[title]:
+        done = subprocess.run(command, shell=True, cwd=config_root, env=env, text=True,
+                              capture_output=True, timeout=900)
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, command
+        if command.startswith("dativo new connector"):
+            assert "note" not in done.stdout, done.stdout  # it did all it says it does

@@ -79,7 +79,7 @@ def _message(error: ValidationError) -> str:
             return f"{error.message}: use {words}"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {}))) or "none"
         return f"unknown field(s) {', '.join(map(repr, extra))}; allowed: {allowed}"
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -39,14 +40,18 @@ def _uv() -> str | None:
     return str(beside) if beside.exists() else shutil.which("uv")
 
 
-def _run(argv: list[str], what: str) -> None:
+def _run(argv: list[str], what: str, explain: Callable[[str], str | None] | None = None,
+         ) -> None:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EngineError(f"{what} failed: {exc}") from exc
     if done.returncode != 0:
-        raise EngineError(f"{what} failed (exit {done.returncode}):\n"
-                          f"{(done.stderr or done.stdout)[-3000:]}")
+        output = done.stderr or done.stdout
+        sentence = explain(output) if explain else None
+        if sentence:
+            raise EngineError(sentence)
+        raise EngineError(f"{what} failed (exit {done.returncode}):\n{output[-3000:]}")
 
 
 def _base_python(python: str | None) -> str:
@@ -127,6 +132,16 @@ def install(root: Path, connector: str, engine: EngineSpec, *, python: str | Non
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     interpreter = python or f"{sys.version_info.major}.{sys.version_info.minor}"
+
+    def explain(output: str) -> str | None:
+        from airflow_provider_dativo.engines.install_errors import explain
+
+        sentence = explain(output, connector, str(engine.pip), _python_version(target))
+        # nothing half-installed stays behind to be taken for an environment
+        if sentence is not None:
+            shutil.rmtree(target, ignore_errors=True)
+        return sentence
+
     uv = _uv() if installer in (None, "uv") else None
     if installer == "uv" and uv is None:
         raise EngineError("uv was asked for as the installer and is not installed")
@@ -135,12 +150,12 @@ def install(root: Path, connector: str, engine: EngineSpec, *, python: str | Non
         # compiled up front: connectors start once per command, and where bytecode is not
         # written at run time (PYTHONDONTWRITEBYTECODE) every start would compile its imports
         _run([uv, "pip", "install", "-q", "--compile-bytecode", "--python",
-              str(target / "bin" / "python"), engine.pip], f"installing {engine.pip}")
+              str(target / "bin" / "python"), engine.pip], f"installing {engine.pip}", explain)
     else:
         _run([_base_python(python), "-m", "venv", str(target)], "creating the venv")
         _run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--compile",
               "--ignore-requires-python", engine.pip],
-             f"installing {engine.pip}")
+             f"installing {engine.pip}", explain)
     _refuse_mismatches(target, connector, engine)
     marker.write_text(engine.pip)
     return target
@@ -170,3 +185,25 @@ def resolve_command(root: Path, connector: str, engine: EngineSpec) -> list[str]
             else "install it or fix the recipe's command")
     raise EngineError(f"connector '{connector}': executable '{exe}' not found in "
                       f"{bin_dir} or on PATH; {hint}")
+
+
+def console_scripts(venv: Path, requirement: str) -> list[str]:
+    """The console scripts the distribution of ``requirement`` installed into ``venv``."""
+    from configparser import ConfigParser
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        wanted = canonicalize_name(Requirement(requirement).name)
+    except InvalidRequirement as exc:
+        raise EngineError(f"'{requirement}' is not a pip requirement: {exc}") from None
+    for meta in venv.glob("lib/python*/site-packages/*.dist-info/METADATA"):
+        headers = BytesParser().parsebytes(meta.read_bytes(), headersonly=True)
+        if canonicalize_name(str(headers["Name"])) != wanted:
+            continue
+        points = ConfigParser(delimiters=("=",))
+        points.optionxform = str  # type: ignore[assignment,method-assign]
+        points.read(meta.parent / "entry_points.txt")
+        return list(points["console_scripts"]) if points.has_section("console_scripts") else []
+    return []

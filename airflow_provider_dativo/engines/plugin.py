@@ -65,6 +65,10 @@ class PluginWriter(Protocol):
     def commit(self, state: Mapping[str, Any] | None, run_id: str) -> None: ...
 
 
+# in-process: its settings are documented, not published by a connector (dativo spec)
+PUBLISHES_SPEC = False
+
+
 def load_class(reference: str, root: Path | None = None) -> type:
     """The class ``module:Class`` names, or the one an entry point of ``dativo.plugins`` names."""
     if ":" not in reference:

@@ -1,28 +1,39 @@
 """What the Airbyte and Singer engines share: running one connector command and reading its
-stdout as newline-delimited JSON messages, with logs masked and failures named."""
+stdout as newline-delimited JSON messages, with logs masked and failures named; and
+``ProtocolSource``, the base of both sources (its settings, secrets, catalog cache and stream
+lookup)."""
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from airflow_provider_dativo.engines.base import PendingState
+from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS, PendingState
+from airflow_provider_dativo.engines.config_spec import ConfigKey, config_keys
+from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.launchers import Arg, FileArg, LateFile, Launcher, Masker
 from airflow_provider_dativo.engines.nesting import DEEP_REASON, too_deep
 from airflow_provider_dativo.errors import EngineError
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import ConnectorRecipe
+    from airflow_provider_dativo.contracts.model import FieldSpec
 
 log = logging.getLogger("airflow_provider_dativo.connector")
 
 LOG_TAIL_LINES = 10
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @contextmanager
@@ -152,3 +163,69 @@ class Session:
         if context and self.error is None:
             text += f"\nlast output of {self.launcher.describe()}:\n{context[-3000:]}"
         return self.mask(text)
+
+
+def secret_values(names: Sequence[str]) -> list[str]:
+    """Values of the env vars a recipe names as secrets: masked wherever we log."""
+    return [os.environ[n] for n in names if os.environ.get(n)]
+
+
+def recipe_settings(root: Path, recipe: ConnectorRecipe, engine: str) -> dict[str, Any]:
+    """What every protocol source takes from its recipe: launcher, name, secrets, cache."""
+    from airflow_provider_dativo.engines.connector_cache import cache_dir
+    from airflow_provider_dativo.engines.launchers import launcher_for
+
+    return {"launcher": launcher_for(root, recipe, engine), "connector": recipe.type,
+            "secrets": secret_values(recipe.secret_envs), "cache_dir": cache_dir(root)}
+
+
+class ProtocolSource:
+    """One connector process behind a launcher, configured with the job's connection."""
+
+    starts_early = True  # read() takes a PendingState: see engines.base
+    kind = "protocol"  # the engine's name, which keys its cache entries
+
+    def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
+                 batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
+                 cache_dir: Path | None = None, fields: Sequence[str] = (),
+                 nested: Sequence[FieldSpec] = ()) -> None:
+        self.launcher = launcher
+        self.config = dict(config)
+        self.connector = connector
+        self.batch_size = batch_size
+        self.mask = Masker(secrets)
+        self.fields = tuple(fields)  # what the job's contract reads from the stream
+        self.nested = tuple(nested)  # the contract's struct and list columns, typed on arrival
+        self.cache = ConnectorCache(cache_dir, self.kind, launcher.identity(), self.fields)
+
+    def _config_file(self) -> dict[str, bytes]:
+        return {"config.json": orjson.dumps(self.config)}
+
+    def config_schema(self) -> Mapping[str, Any] | None:
+        """The JSON Schema of the connector's config, or None when it publishes none."""
+        raise NotImplementedError
+
+    @staticmethod
+    def is_secret(name: str, prop: Mapping[str, Any]) -> bool:
+        """Whether the config key ``name`` (its schema ``prop``) holds a secret."""
+        raise NotImplementedError
+
+    def config_keys(self) -> list[ConfigKey] | None:
+        """The connector's config keys (its ``connection`` in a recipe), or None."""
+        schema = self.config_schema()
+        return None if schema is None else config_keys(schema, self.is_secret)
+
+    def _find(self, stream: str, catalog: Callable[[bool], C],
+              streams: Callable[[C], Mapping[str, T]]) -> tuple[C, T]:
+        """The catalog and its entry for ``stream``: from the cached discover, else from a
+        fresh one (the connector may have gained the stream since), else an error."""
+        found = catalog(False)
+        entries = streams(found)
+        if stream not in entries:
+            found = catalog(True)
+            entries = streams(found)
+        if stream not in entries:
+            raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
+                              f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
+                              "source.object or the asset's object")
+        return found, entries[stream]

@@ -20,3 +20,15 @@ def test_every_connector_has_a_test_file_and_valid_configs(name: str) -> None:
 
 def test_every_registry_entry_has_a_recipe() -> None:
     assert sorted(ConfigRoot(REPO).registry()) == CONNECTORS
+
+
+def test_every_connector_is_in_the_readme_and_experimental_ones_in_the_roadmap() -> None:
+    """The review checklist's last item, for the shipped connectors."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## What ships today", 1)[1].split("\n\n", 2)[1]
+    experimental = (REPO / "ROADMAP.md").read_text().split("## Experimental", 1)[1].split(
+        "\n## ", 1)[0]
+    for name, entry in ConfigRoot(REPO).registry().items():
+        assert f"`{name}`" in table, f"add {name} to the README's connector table"
+        if entry.status == "experimental":
+            assert f"`{name}`" in experimental, f"say in ROADMAP.md that {name} is experimental"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,27 +16,20 @@ if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
     from airflow_provider_dativo.contracts.model import FieldSpec
 
-__all__ = ["AirbyteSource", "from_job", "from_recipe"]
+__all__ = ["AirbyteSource", "from_job", "from_recipe", "secret_values"]
+from airflow_provider_dativo.engines.protocol import recipe_settings, secret_values
 
-
-def secret_values(names: tuple[str, ...]) -> list[str]:
-    """Values of the env vars a recipe names as secrets: masked wherever we log."""
-    return [os.environ[n] for n in names if os.environ.get(n)]
+# the connector describes its own config (dativo spec)
+PUBLISHES_SPEC = True
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS, cursor_field: str | None = None,
                 fields: tuple[str, ...] = (), nested: tuple[FieldSpec, ...] = ()) -> AirbyteSource:
-    from airflow_provider_dativo.engines.connector_cache import cache_dir
-    from airflow_provider_dativo.engines.launchers import launcher_for
-
     engine = recipe.engine("airbyte")
-    return AirbyteSource(launcher_for(root, recipe, "airbyte"), connection,
-                         connector=recipe.type, batch_size=batch_size,
-                         secrets=secret_values(recipe.secret_envs),
-                         cache_dir=cache_dir(root), cursor_field=cursor_field,
+    return AirbyteSource(config=connection, batch_size=batch_size, cursor_field=cursor_field,
                          sync_mode=engine.options.get("sync_mode"), fields=fields,
-                         nested=nested)
+                         nested=nested, **recipe_settings(root, recipe, "airbyte"))
 
 
 def from_job(job: JobSpec, connection: dict) -> AirbyteSource:

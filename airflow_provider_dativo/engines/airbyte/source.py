@@ -24,9 +24,14 @@ from airflow_provider_dativo.engines.base import (
     RecordsDone,
     StreamInfo,
 )
-from airflow_provider_dativo.engines.connector_cache import ConnectorCache
-from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
-from airflow_provider_dativo.engines.protocol import BadLine, Session, started, state_input
+from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher
+from airflow_provider_dativo.engines.protocol import (
+    BadLine,
+    ProtocolSource,
+    Session,
+    started,
+    state_input,
+)
 from airflow_provider_dativo.errors import EngineError
 
 if TYPE_CHECKING:
@@ -90,24 +95,18 @@ def _type_text(prop: Mapping[str, Any]) -> str:
     return f"{text} ({fmt})" if fmt else text
 
 
-class AirbyteSource:
+class AirbyteSource(ProtocolSource):
     """One Airbyte connector behind a launcher, configured with the job's connection."""
 
-    starts_early = True  # read() takes a PendingState: see engines.base
+    kind = "airbyte"
 
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
                  cache_dir: Path | None = None, cursor_field: str | None = None,
                  sync_mode: str | None = None, fields: Sequence[str] = (),
                  nested: Sequence[FieldSpec] = ()) -> None:
-        self.launcher = launcher
-        self.config = dict(config)
-        self.connector = connector
-        self.batch_size = batch_size
-        self.mask = Masker(secrets)
-        self.fields = tuple(fields)  # what the job's contract reads from the stream
-        self.nested = tuple(nested)  # the contract's struct and list columns, typed on arrival
-        self.cache = ConnectorCache(cache_dir, "airbyte", launcher.identity(), self.fields)
+        super().__init__(launcher, config, connector=connector, batch_size=batch_size,
+                         secrets=secrets, cache_dir=cache_dir, fields=fields, nested=nested)
         self.cursor_field = cursor_field
         self.sync_mode = sync_mode
         self._secrets_known = False
@@ -158,9 +157,6 @@ class AirbyteSource:
             raise EngineError(f"{self.connector} {command} ended without a {wanted} message")
         return found
 
-    def _config_file(self) -> dict[str, bytes]:
-        return {"config.json": orjson.dumps(self.config)}
-
     def spec(self) -> dict[str, Any]:
         cached = self.cache.spec()
         if isinstance(cached, dict):
@@ -168,6 +164,13 @@ class AirbyteSource:
         spec = self._expect("spec", ["spec"], {}, "SPEC").get("spec") or {}
         self.cache.save_spec(spec)
         return spec
+
+    def config_schema(self) -> Mapping[str, Any] | None:
+        return self.spec().get("connectionSpecification") or {}
+
+    @staticmethod
+    def is_secret(name: str, prop: Mapping[str, Any]) -> bool:
+        return bool(prop.get("airbyte_secret"))
 
     def _learn_secrets(self) -> None:
         """Mask what the spec marks ``airbyte_secret`` before the config is handed over."""
@@ -222,14 +225,8 @@ class AirbyteSource:
 
     def read(self, stream: str,
              state: Mapping[str, Any] | PendingState | None) -> Iterator[ReadItem]:
-        streams = {s["name"]: s for s in self.catalog(fresh=False)}
-        if stream not in streams:  # the connector may have gained it since the cached discover
-            streams = {s["name"]: s for s in self.catalog()}
-        if stream not in streams:
-            raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
-                              f"{', '.join(sorted(streams)) or 'none'}); fix the job's "
-                              "source.object or the asset's object")
-        selected = streams[stream]
+        _, selected = self._find(stream, lambda fresh: self.catalog(fresh=fresh),
+                                 lambda found: {s["name"]: s for s in found})
         catalog = {"streams": [self.configured_stream(selected)]}
         # the connector may start before the state is known; a first run hands it an empty
         # state list, which the protocol reads as no state

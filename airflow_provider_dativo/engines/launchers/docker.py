@@ -70,7 +70,8 @@ class DockerSettings:
         return cls(cpus=docker.get("cpus"), memory=docker.get("memory"),
                    network_mode=docker.get("network_mode"), pull=pull,
                    auto_remove=bool(docker.get("auto_remove", True)), user=docker.get("user"),
-                   env={str(k): str(v) for k, v in (docker.get("env") or {}).items()})
+                   env={str(k): str(v) for k, v in (docker.get("env") or {}).items()},
+                   stop_timeout_s=int(docker.get("stop_timeout_s", 10)))
 
 
 def container_spec(image: str, args: Sequence[Arg], host_dir: str,

@@ -1,54 +1,44 @@
-"""Native, in-process sources; ``from_recipe`` opens one from a recipe alone (for discover)."""
+"""Native, in-process sources: a table of extractors, one module each with ``from_job`` and
+``from_recipe``. A recipe names the extractor it reuses in ``options.extractor`` (an API connector
+on the http extractor needs only YAML); otherwise its connector type is the extractor's name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from airflow_provider_dativo.errors import EngineError
 
 if TYPE_CHECKING:
-    from airflow_provider_dativo.config.specs import ConnectorRecipe
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
     from airflow_provider_dativo.engines.base import SourceEngine
 
-
-def _postgres(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
-    from airflow_provider_dativo.engines.native.postgres import open_postgres
-
-    return open_postgres(connection)
+# extractor name -> its module under engines/native/, imported on first use
+EXTRACTORS: dict[str, str] = {"file": "files", "postgres": "postgres", "mysql": "mysql",
+                              "http": "http", "markdown_kv": "markdown_kv"}
 
 
-def _mysql(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
-    from airflow_provider_dativo.engines.native.mysql import open_mysql
-
-    return open_mysql(connection)
+# in-process: its settings are documented, not published by a connector (dativo spec)
+PUBLISHES_SPEC = False
 
 
-def _http(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
-    from airflow_provider_dativo.engines.native.http import HttpSource, HttpSourceConfig
-
-    objects = [o.name for o in recipe.objects]
-    return HttpSource(HttpSourceConfig.from_connection(connection),
-                      stream=objects[0] if objects else "records")
-
-
-def _file(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
-    from airflow_provider_dativo.engines.native.files import FileSource, FileSourceConfig
-
-    return FileSource(FileSourceConfig.from_connection(root, connection))
+def extractor(recipe: ConnectorRecipe) -> ModuleType:
+    """The extractor module a recipe's native engine runs on."""
+    name = recipe.engine("native").options.get("extractor") or recipe.type
+    module = EXTRACTORS.get(name)
+    if module is None:
+        raise EngineError(f"no native extractor '{name}' for connector '{recipe.type}'; set "
+                          f"options.extractor of the native engine in {recipe.file} to one of: "
+                          f"{', '.join(sorted(EXTRACTORS))}")
+    return import_module(f"airflow_provider_dativo.engines.native.{module}")
 
 
-RECIPE_SOURCES: dict[str, Callable[[Path, ConnectorRecipe, dict], SourceEngine]] = {
-    "postgres": _postgres, "mysql": _mysql, "http": _http, "toy_http": _http, "file": _file}
+def from_job(job: JobSpec, connection: dict) -> SourceEngine:
+    return extractor(job.source).from_job(job, connection)  # type: ignore[no-any-return]
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
     """The native source of ``recipe`` with resolved ``connection`` settings and no job."""
-    # a recipe that reuses an extractor (options.extractor: http) discovers through it too
-    name = recipe.engine("native").options.get("extractor") or recipe.type
-    build = RECIPE_SOURCES.get(name)
-    if build is None:
-        raise EngineError(f"discover --connector has no native source for '{recipe.type}'; "
-                          "use --job with a job of this connector")
-    return build(root, recipe, connection)
+    return extractor(recipe).from_recipe(root, recipe, connection)  # type: ignore[no-any-return]

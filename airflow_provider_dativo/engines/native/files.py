@@ -15,13 +15,10 @@ import dataclasses
 import io
 import json
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from itertools import chain
 from pathlib import Path
-from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -38,6 +35,24 @@ from airflow_provider_dativo.engines.base import (
     StreamInfo,
 )
 from airflow_provider_dativo.engines.native.byte_ranges import COMPRESSED_SUFFIXES, LineRange
+from airflow_provider_dativo.engines.native.csv_blocks import (
+    UNCLOSED,
+    CsvParser,
+    Rejects,
+    arrow_problem,
+    as_text,
+    line_numbers,
+)
+from airflow_provider_dativo.engines.native.file_config import (
+    BLOCK_BYTES,
+    FORMATS,
+    PARQUET_BATCH_ROWS,
+    FileSourceConfig,
+    FoundFile,
+    glob_regex,
+    has_glob,
+    s3_filesystem,
+)
 from airflow_provider_dativo.engines.native.lines import (
     LongLine,
     is_utf8,
@@ -53,110 +68,13 @@ from airflow_provider_dativo.engines.nesting import (
 )
 from airflow_provider_dativo.errors import EngineError
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-           ".parquet": "parquet", ".pq": "parquet"}
-BLOCK_BYTES = 8 << 20  # bytes per parse block: bounds memory, large enough to stay vectorized
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
+    from airflow_provider_dativo.contracts.model import Contract
 
-
-PARQUET_BATCH_ROWS = 65536
-
-
-@dataclass(frozen=True)
-class FileSourceConfig:
-    root: Path
-    path: str  # glob relative to the config root, or s3://bucket/prefix/glob
-    format: str | None = None  # csv | jsonl | parquet; by default from each file's extension
-    delimiter: str = ","
-    # quoted values spanning lines; off by default since the parser then cannot count lines
-    multiline: bool = False
-    block_bytes: int = BLOCK_BYTES
-    # s3:// only: endpoint, region, access_key_id, secret_access_key, session_token (else the
-    # AWS_* variables)
-    s3: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    @classmethod
-    def from_connection(cls, root: Path, connection: Mapping[str, Any]) -> FileSourceConfig:
-        if "path" not in connection:
-            raise EngineError("the file source needs source.connection.path (a file or glob "
-                              "relative to the config root, or s3://bucket/prefix/glob)")
-        return cls(root=root, path=str(connection["path"]), format=connection.get("format"),
-                   delimiter=str(connection.get("delimiter", ",")),
-                   multiline=bool(connection.get("multiline", False)),
-                   block_bytes=int(connection.get("block_bytes", BLOCK_BYTES)),
-                   s3=MappingProxyType(dict(connection.get("s3") or {})))
-
-
-@dataclass(frozen=True)
-class FoundFile:
-    key: str  # how state and messages name it: path under the config root, or the s3:// URI
-    path: str  # the path the filesystem opens
-    stamp: str  # modification time (ns) and size: a new version gets a new stamp
-    span: tuple[int, int] | None = None  # one part of a partitioned read: bytes [offset, end)
-
-    @property
-    def suffix(self) -> str:
-        return Path(self.path).suffix
-
-    @property
-    def size(self) -> int:
-        return int(self.stamp.rsplit(":", 1)[1])
-
-    def __str__(self) -> str:
-        if self.span is None:
-            return self.key
-        return f"{self.key} (bytes {self.span[0]}-{self.span[1]})"
-
-
-def s3_filesystem(options: Mapping[str, Any]) -> pafs.S3FileSystem:
-    """pyarrow's S3 client from the connection's ``s3`` block, else the AWS_* variables."""
-    endpoint = str(options.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_S3")
-                   or os.environ.get("AWS_ENDPOINT_URL") or "")
-    kwargs: dict[str, Any] = {
-        "region": str(options.get("region") or os.environ.get("AWS_REGION")
-                      or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")}
-    if endpoint:
-        scheme, _, host = endpoint.rpartition("://")
-        kwargs["endpoint_override"] = host or endpoint
-        kwargs["scheme"] = scheme or "https"
-    if options.get("access_key_id"):
-        kwargs["access_key"] = str(options["access_key_id"])
-        kwargs["secret_key"] = str(options.get("secret_access_key") or "")
-        if options.get("session_token"):  # temporary credentials (an assumed role)
-            kwargs["session_token"] = str(options["session_token"])
-    return pafs.S3FileSystem(**kwargs)
-
-
-def _has_glob(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob as a local one reads: '*' and '?' stay within a folder, '**/' crosses folders."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
-
-
+# the public names of the file source, wherever their section now lives
+__all__ = ["BLOCK_BYTES", "FORMATS", "PARQUET_BATCH_ROWS", "UNCLOSED", "FileSource",
+           "FileSourceConfig", "FoundFile", "as_text", "s3_filesystem"]
 class FileSource:
     """Reads each matching file once: state records the version of every file already read."""
 
@@ -214,7 +132,7 @@ class FileSource:
 
     def _remote_files(self) -> list[FoundFile]:
         pattern = self.config.path.removeprefix("s3://")
-        if not _has_glob(pattern):
+        if not has_glob(pattern):
             infos = [self._info(pattern)]
         else:
             cut = min(pattern.index(c) for c in "*?[" if c in pattern)
@@ -225,7 +143,7 @@ class FileSource:
             except OSError as exc:
                 raise EngineError(f"cannot list s3://{prefix}: {exc}. Check the bucket, the "
                                   "credentials and source.connection.s3.endpoint") from None
-            regex = _glob_regex(pattern)
+            regex = glob_regex(pattern)
             infos = [i for i in infos if regex.fullmatch(i.path)]
         return [FoundFile(f"s3://{i.path}", i.path,
                           f"{i.mtime_ns}:{i.size}") for i in sorted(infos, key=lambda i: i.path)
@@ -317,8 +235,8 @@ class FileSource:
             blocks.close()
             yield from self._read_csv_multiline(path, header)
             return
-        parser = _CsvParser(header, self.config.delimiter)
-        rejects = _Rejects(path)
+        parser = CsvParser(header, self.config.delimiter)
+        rejects = Rejects(path)
         line = 2  # the header is line 1
         for block in chain([body], blocks):
             if isinstance(block, LongLine):
@@ -347,7 +265,7 @@ class FileSource:
                             header: list[str]) -> Iterator[pa.RecordBatch | RejectedRecords]:
         """Quoted line breaks need the whole-file parser, which reads ahead without bound and
         cannot tell which line it refused: a line it refuses fails the file."""
-        parser = _CsvParser(header, self.config.delimiter, multiline=True)
+        parser = CsvParser(header, self.config.delimiter, multiline=True)
         try:
             for batch in pacsv.open_csv(
                     self._open(path),
@@ -356,12 +274,12 @@ class FileSource:
                 if batch.num_rows:
                     yield batch
         except pa.ArrowInvalid as exc:
-            raise EngineError(f"{path}: cannot parse CSV: {_arrow_problem(exc, self.config)}"
+            raise EngineError(f"{path}: cannot parse CSV: {arrow_problem(exc, self.config)}"
                               ) from None
         if parser.invalid:
             with self._open(path) as raw:
-                lines = _line_numbers(raw, [text for text, _ in parser.invalid])
-            rejects = _Rejects(path)
+                lines = line_numbers(raw, [text for text, _ in parser.invalid])
+            rejects = Rejects(path)
             for number, (text, problem) in zip(lines, parser.invalid, strict=True):
                 rejects.add(number, text, problem)
             yield from rejects.flush()
@@ -371,7 +289,7 @@ class FileSource:
             yield from line_blocks(fh, self.config.block_bytes)
 
     def _read_jsonl(self, path: FoundFile) -> Iterator[pa.RecordBatch | RejectedRecords]:
-        rejects = _Rejects(path)
+        rejects = Rejects(path)
         line = 1
         for block in self._blocks(path):
             if isinstance(block, LongLine):
@@ -386,7 +304,7 @@ class FileSource:
         yield from rejects.flush()
 
     def _json_block(self, block: bytes, first_line: int, opened: int,
-                    rejects: _Rejects) -> list[pa.RecordBatch]:
+                    rejects: Rejects) -> list[pa.RecordBatch]:
         """A block in one go when Arrow takes it; else line by line: the lines no parser
         takes are rejected, the rest go to Arrow together and, if it still refuses them
         (a value of another JSON type than the contract's), to Python one by one."""
@@ -425,7 +343,7 @@ class FileSource:
             return None
 
     def _json_lines(self, lines: list[tuple[int, bytes]],
-                    rejects: _Rejects) -> list[pa.RecordBatch]:
+                    rejects: Rejects) -> list[pa.RecordBatch]:
         """UTF-8 lines no deeper than the limit, parsed one by one; every value as text."""
         rows: list[dict[str, Any]] = []
         for number, line in lines:
@@ -446,179 +364,26 @@ class FileSource:
                                                                   for n in names]))]
 
 
-class _Rejects:
-    """Lines of one file that could not be parsed, handed on as one ``RejectedRecords``."""
 
-    def __init__(self, path: FoundFile) -> None:
-        self.path = path
+def json_types(contract: Contract) -> dict[str, pa.DataType]:
+    """Source columns (by the name the source sends) whose Arrow type JSON carries natively;
+    the rest arrive as Arrow infers them. A ``json`` column is read as text: inference would
+    merge the keys of every line into one struct and write keys a value never had."""
+    from airflow_provider_dativo.contracts.arrow_types import arrow_type
 
-        self.lines: list[tuple[int, str, str]] = []  # (line or 0 when unknown, raw, problem)
-
-    def add(self, line: int | None, raw: str, problem: str) -> None:
-        self.lines.append((line or 0, raw, problem))
-
-    def flush(self) -> Iterator[RejectedRecords]:
-        if self.lines:
-            lines = sorted(self.lines, key=lambda item: item[0])
-            self.lines = []
-            yield RejectedRecords(tuple(raw for _, raw, _ in lines), tuple(
-                f"{self.path}:{line}: {problem}" if line else f"{self.path}: {problem}"
-                for line, _, problem in lines))
+    native = {pa.int64(), pa.float64(), pa.bool_(), pa.string()}
+    types = {}
+    for spec in contract.fields:
+        type_ = arrow_type(spec)
+        if type_ in native or pa.types.is_floating(type_):
+            types[spec.source_name] = pa.float64() if pa.types.is_floating(type_) else type_
+    return types
 
 
-UNCLOSED = ("a quoted value is not closed on this line (values with line breaks need "
-            "source.connection.multiline: true)")
+def from_job(job: JobSpec, connection: Mapping[str, Any]) -> FileSource:
+    return FileSource(FileSourceConfig.from_connection(job.root, connection),
+                      json_types=json_types(job.contract))
 
 
-class _CsvParser:
-    """Arrow's CSV parser on blocks of whole lines, every column as text (conforming to the
-    contract's types happens per value, not per file).
-
-    A block is parsed in one go, with a last row of empty values after it: when every line
-    came out as one row, no line left a quote open (one that does takes the lines after it,
-    that last row included, into its value). Otherwise the block is taken line by line.
-    """
-
-    def __init__(self, header: list[str], delimiter: str, multiline: bool = False) -> None:
-        self.header = header
-        self.sentinel = delimiter.join(['""'] * len(header)).encode() + b"\n"
-        self.invalid: list[tuple[str, str]] = []  # (row text, problem) of the last parse
-        self.parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline,
-                                        invalid_row_handler=self._invalid_row)
-        self.convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                            strings_can_be_null=True,
-                                            quoted_strings_can_be_null=False)
-
-    def _invalid_row(self, row: Any) -> str:
-        self.invalid.append((row.text, f"expected {row.expected_columns} columns, found "
-                                       f"{row.actual_columns}"))
-        return "skip"
-
-    def table(self, data: bytes, lines: int) -> tuple[pa.Table | None, str | None]:
-        """``data``, ``lines`` whole lines, as a table; else None and why (None when a line
-        took the next ones, or an empty line was skipped)."""
-        self.invalid = []
-        body = data + self.sentinel
-        try:
-            table = pacsv.read_csv(io.BytesIO(body), read_options=pacsv.ReadOptions(
-                column_names=self.header, block_size=len(body) + 1),
-                parse_options=self.parse, convert_options=self.convert)
-        except pa.ArrowInvalid as exc:
-            return None, str(exc)
-        if table.num_rows + len(self.invalid) != lines + 1:
-            return None, None
-        return table.slice(0, table.num_rows - 1), None
-
-    def block(self, data: bytes, lines: int, first_line: int,
-              rejects: _Rejects) -> list[pa.RecordBatch]:
-        # Arrow refuses text that is not UTF-8 too, but it would first hand the row to the
-        # invalid-row handler, whose decoding then fails inside Arrow
-        table = self.table(data, lines)[0] if is_utf8(data) else None
-        if table is not None:  # the fast path: Python never looks at a line
-            if self.invalid:
-                self._reject_invalid(data.split(b"\n"), range(first_line, first_line + lines),
-                                     rejects)
-            return table.to_batches()
-        return self._line_by_line(data, first_line, rejects)
-
-    def _line_by_line(self, data: bytes, first_line: int,
-                      rejects: _Rejects) -> list[pa.RecordBatch]:
-        lines = data.split(b"\n")[:-1]
-        kept: list[int] = []
-        refused: dict[int, str] = {}
-        for i, line in enumerate(lines):
-            if line in (b"", b"\r"):
-                continue  # Arrow skips empty lines
-            problem = utf8_problem(line)
-            if problem:
-                refused[i] = problem
-            else:
-                kept.append(i)
-        for j, problem in self._refused([lines[i] for i in kept]).items():
-            refused[kept[j]] = problem
-        for i in sorted(refused):
-            rejects.add(first_line + i, raw_text(lines[i]), refused[i])
-        good = [i for i in kept if i not in refused]
-        if not good:
-            return []
-        table, problem = self.table(b"".join(lines[i] + b"\n" for i in good), len(good))
-        if table is None:  # the lines Arrow took one group at a time, refused together
-            raise EngineError(f"{rejects.path}:{first_line}-{first_line + len(lines) - 1}: "
-                              f"cannot parse CSV: {problem or UNCLOSED}")
-        if self.invalid:
-            self._reject_invalid([lines[i] for i in good], [first_line + i for i in good],
-                                 rejects)
-        return table.to_batches()
-
-    def _refused(self, lines: list[bytes]) -> dict[int, str]:
-        """The lines Arrow refuses, or that leave a quote open, and why: halves of the lines
-        are parsed until each group either parses or is one line."""
-        refused: dict[int, str] = {}
-        groups = [(0, len(lines))]
-        while groups:
-            lo, hi = groups.pop()
-            if hi <= lo:
-                continue
-            table, problem = self.table(b"".join(line + b"\n" for line in lines[lo:hi]),
-                                        hi - lo)
-            if table is not None:
-                continue
-            if hi - lo == 1:
-                refused[lo] = problem or UNCLOSED
-                continue
-            mid = (lo + hi) // 2
-            groups += [(mid, hi), (lo, mid)]
-        return refused
-
-    def _reject_invalid(self, lines: Sequence[bytes], numbers: Sequence[int],
-                        rejects: _Rejects) -> None:
-        """Rows with the wrong number of values, with their line: the parser does not say
-        which line it skipped, so the lines of this block are searched for its text."""
-        wanted: dict[str, list[int]] = {}
-        for k, (text, _) in enumerate(self.invalid):
-            wanted.setdefault(text.rstrip("\r"), []).append(k)
-        found: list[int | None] = [None] * len(self.invalid)
-        for line, number in zip(lines, numbers, strict=False):
-            slots = wanted.get(raw_text(line))
-            if slots:
-                found[slots.pop(0)] = number
-        for number, (text, problem) in zip(found, self.invalid, strict=True):
-            rejects.add(number, text, problem)
-
-
-def _arrow_problem(exc: pa.ArrowInvalid, config: FileSourceConfig) -> str:
-    """Arrow's message, with its own block size replaced by the job's setting."""
-    text = str(exc)
-    if "straddling" in text or "block size" in text:
-        return (f"a row is longer than source.connection.block_bytes ({config.block_bytes:,}); "
-                "raise that setting above the longest row")
-    return text
-
-
-def _line_numbers(raw: IO[bytes], texts: list[str]) -> list[int | None]:
-    """Line numbers of rejected rows; the parser does not report them, so look them up once.
-
-    Only files that had bad rows pay for this scan.
-    """
-    wanted: dict[str, list[int]] = {}
-    for i, text in enumerate(texts):
-        wanted.setdefault(text, []).append(i)
-    found: list[int | None] = [None] * len(texts)
-    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as fh:
-        for number, line in enumerate(fh, start=1):
-            slots = wanted.get(line.rstrip("\r\n"))
-            if slots:
-                found[slots.pop(0)] = number
-    return found
-
-
-def as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return str(value)
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: Mapping[str, Any]) -> FileSource:
+    return FileSource(FileSourceConfig.from_connection(root, connection))

@@ -45,9 +45,11 @@ from airflow_provider_dativo.engines.native.files import as_text
 from airflow_provider_dativo.errors import EngineError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
-    from airflow_provider_dativo.config.specs import JobSpec
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
@@ -314,3 +316,9 @@ def from_job(job: JobSpec, connection: dict) -> HttpSource:
         lookback_days=inc.lookback_days if inc else 0,
         batch_rows=job.batch_size or DEFAULT_BATCH_ROWS),
         stream=job.source_object or job.contract.name)
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> HttpSource:
+    objects = [o.name for o in recipe.objects]
+    return HttpSource(HttpSourceConfig.from_connection(connection),
+                      stream=objects[0] if objects else "records")

@@ -18,16 +18,19 @@ from airflow_provider_dativo.engines.base import ReadItem, RejectedRecords, Stat
 from airflow_provider_dativo.engines.native.files import FileSource, FileSourceConfig, FoundFile
 
 if TYPE_CHECKING:
-    from airflow_provider_dativo.config.specs import JobSpec
+    from pathlib import Path
+
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
 
 DOCUMENTS_PER_BATCH = 4096
 
 
 class MarkdownKVSource(FileSource):
-    def __init__(self, config: FileSourceConfig, columns: Sequence[str],
+    def __init__(self, config: FileSourceConfig, columns: Sequence[str] | None,
                  documents_per_batch: int = DOCUMENTS_PER_BATCH) -> None:
         super().__init__(config)
-        self.columns = list(columns)
+        # the contract's columns; None: every key the documents hold (discover of a recipe)
+        self.columns = None if columns is None else list(columns)
         self.documents_per_batch = documents_per_batch
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
@@ -69,11 +72,19 @@ class MarkdownKVSource(FileSource):
         return doc.flat()
 
     def _batch(self, rows: list[dict[str, str]]) -> pa.RecordBatch:
+        columns = (self.columns if self.columns is not None
+                   else list(dict.fromkeys(k for r in rows for k in r)))
         return pa.record_batch({c: pa.array([r.get(c) for r in rows], pa.string())
-                                for c in self.columns})
+                                for c in columns})
 
 
 def from_job(job: JobSpec, connection: Mapping[str, Any]) -> MarkdownKVSource:
     config = FileSourceConfig.from_connection(job.root, connection)
     columns = [f.name for f in job.contract.fields]
     return MarkdownKVSource(config, columns)
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe,
+                connection: Mapping[str, Any]) -> MarkdownKVSource:
+    """Without a contract every key of the documents is a column (what discover shows)."""
+    return MarkdownKVSource(FileSourceConfig.from_connection(root, connection), columns=None)

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 
 from airflow_provider_dativo.engines.base import StreamInfo
+from airflow_provider_dativo.engines.native.drivers import driver
 from airflow_provider_dativo.engines.native.sql import (
     SqlSource,
     SqlSourceConfig,
@@ -28,7 +29,9 @@ from airflow_provider_dativo.engines.native.sql import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_dativo.config.specs import JobSpec
+    from pathlib import Path
+
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
 
 # DECIMAL, NEWDECIMAL and TIME: connectorx would round wide decimals; contracts have no time
 AS_TEXT = {0, 246, 11}
@@ -47,8 +50,7 @@ class MySqlDialect:
     def _connect(self) -> Any:
         """A PyMySQL connection for small statements: it fails fast where connectorx's pool
         retries a refused login for half a minute."""
-        import pymysql
-
+        pymysql = driver("pymysql", "mysql")
         parts = urlsplit(self.url)
         return pymysql.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
                                user=unquote(parts.username or "root"),
@@ -77,8 +79,7 @@ class MySqlDialect:
         return cursor_literal(value.replace("T", " ") if isinstance(value, str) else value)
 
     def stream(self, sql: str, params: list) -> Iterator[pa.RecordBatch]:
-        import connectorx as cx
-
+        cx = driver("connectorx", "mysql")
         yield from cx.read_sql(self.url, sql, return_type="arrow_stream",
                                batch_size=self.batch_rows)
 
@@ -115,3 +116,7 @@ def open_mysql(connection: dict, *, cursor_field: str | None = None, lookback_da
 def from_job(job: JobSpec, connection: dict) -> SqlSource:
     """The engine for a job whose resolved source connection is ``connection``."""
     return open_mysql(connection, **job_options(job))
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> SqlSource:
+    return open_mysql(connection)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from airflow_provider_dativo.engines.base import StreamInfo
+from airflow_provider_dativo.engines.native.drivers import driver
 from airflow_provider_dativo.engines.native.sql import (
     SqlSource,
     SqlSourceConfig,
@@ -27,7 +28,9 @@ from airflow_provider_dativo.engines.native.sql import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_dativo.config.specs import JobSpec
+    from pathlib import Path
+
+    from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
 
 KEEP = {"int2", "int4", "int8", "float4", "float8", "bool", "text", "varchar", "bpchar", "name",
         "date", "timestamp", "timestamptz", "bytea"}
@@ -48,9 +51,7 @@ class PostgresDialect:
         self.url = url
 
     def connect(self) -> Any:
-        import adbc_driver_postgresql.dbapi as dbapi
-
-        return dbapi.connect(self.url)
+        return driver("adbc_driver_postgresql.dbapi", "postgres").connect(self.url)
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -126,3 +127,7 @@ def open_postgres(connection: dict, *, cursor_field: str | None = None, lookback
 def from_job(job: JobSpec, connection: dict) -> SqlSource:
     """The engine for a job whose resolved source connection is ``connection``."""
     return open_postgres(connection, **job_options(job))
+
+
+def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> SqlSource:
+    return open_postgres(connection)

@@ -10,6 +10,7 @@ from airflow_provider_dativo.engines.base import (
     contract_reads,
     nested_columns,
 )
+from airflow_provider_dativo.engines.protocol import recipe_settings
 from airflow_provider_dativo.engines.singer.source import SingerSource
 
 if TYPE_CHECKING:
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from airflow_provider_dativo.contracts.model import FieldSpec
 
 __all__ = ["SingerSource", "from_job", "from_recipe"]
+
+# the connector describes its own config (dativo spec)
+PUBLISHES_SPEC = True
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
@@ -27,21 +31,16 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
     """A tap from its recipe; ``replication_key`` (named by ``replication_origin``) makes its
     stream INCREMENTAL, else the singer engine's ``options.replication_key``, else FULL_TABLE
     (unless the tap forces INCREMENTAL)."""
-    from airflow_provider_dativo.engines.airbyte import secret_values
-    from airflow_provider_dativo.engines.connector_cache import cache_dir
-    from airflow_provider_dativo.engines.launchers import launcher_for
-
     engine = recipe.engine("singer")
     if replication_key is None and engine.options.get("replication_key") is not None:
         replication_key = str(engine.options["replication_key"])
         replication_origin = f"{recipe.file}: options.replication_key of the singer engine"
-    return SingerSource(launcher_for(root, recipe, "singer"), connection, connector=recipe.type,
-                        batch_size=batch_size, secrets=secret_values(recipe.secret_envs),
+    return SingerSource(config=connection, batch_size=batch_size,
                         catalog_flag=str(engine.options.get("catalog_flag", "--catalog")),
-                        cache_dir=cache_dir(root), fields=fields,
+                        fields=fields,
                         replication_key=replication_key,
                         replication_origin=replication_origin or "the replication key",
-                        nested=nested)
+                        nested=nested, **recipe_settings(root, recipe, "singer"))
 
 
 def from_job(job: JobSpec, connection: dict) -> SingerSource:

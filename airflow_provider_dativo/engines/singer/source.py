@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.base import (
     PROTOCOL_BATCH_ROWS,
     CheckStatus,
@@ -24,10 +25,10 @@ from airflow_provider_dativo.engines.base import (
     ReadItem,
     StreamInfo,
 )
-from airflow_provider_dativo.engines.connector_cache import ConnectorCache
-from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher, Masker
+from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launcher
 from airflow_provider_dativo.engines.protocol import (
     BadLine,
+    ProtocolSource,
     Session,
     log,
     started,
@@ -196,8 +197,8 @@ def batch_lines(message: Mapping[str, Any]) -> Iterator[bytes]:
             yield from handle
 
 
-class SingerSource:
-    starts_early = True  # read() takes a PendingState: see engines.base
+class SingerSource(ProtocolSource):
+    kind = "singer"
 
     def __init__(self, launcher: Launcher, config: Mapping[str, Any], *, connector: str,
                  batch_size: int = PROTOCOL_BATCH_ROWS, secrets: Sequence[str] = (),
@@ -205,26 +206,17 @@ class SingerSource:
                  fields: Sequence[str] = (), replication_key: str | None = None,
                  replication_origin: str = "the replication key",
                  nested: Sequence[FieldSpec] = ()) -> None:
-        self.launcher = launcher
-        self.fields = tuple(fields)  # what the job's contract reads from the stream
-        self.nested = tuple(nested)  # the contract's struct and list columns, typed on arrival
-        self.cache = ConnectorCache(cache_dir, "singer", launcher.identity(), self.fields)
-        self.config = dict(config)
-        self.connector = connector
-        self.batch_size = batch_size
-        self.mask = Masker(secrets)
+        super().__init__(launcher, config, connector=connector, batch_size=batch_size,
+                         secrets=secrets, cache_dir=cache_dir, fields=fields, nested=nested)
         self.catalog_flag = catalog_flag
         # the field the tap bookmarks (None: FULL_TABLE), and the config that names it
         self.replication_key = replication_key
         self.replication_origin = replication_origin
 
-    def _files(self) -> dict[str, bytes]:
-        return {"config.json": orjson.dumps(self.config)}
-
     def catalog(self, *, fresh: bool = True) -> dict[str, Any]:
         """The tap's catalog; ``fresh=False`` may answer from an earlier discover with the same
         tap install, config and contract fields (see ``connector_cache``)."""
-        files = self._files()
+        files = self._config_file()
         if not fresh:
             cached = self.cache.catalog(files["config.json"])
             if isinstance(cached, dict):
@@ -244,6 +236,23 @@ class SingerSource:
     def discover(self) -> list[StreamInfo]:
         return [stream_info(e) for e in self.catalog()["streams"]]
 
+    def config_schema(self) -> Mapping[str, Any] | None:
+        """The settings of ``--about --format json`` (Singer SDK taps); None for taps without
+        ``--about``, which publish no spec."""
+        session = Session(self.launcher, self.mask, self.connector, "--about")
+        try:
+            text = session.output(["--about", "--format", "json"], {})
+            about = orjson.loads(text)
+        except (EngineError, orjson.JSONDecodeError):
+            return None
+        settings = about.get("settings") if isinstance(about, dict) else None
+        return settings if isinstance(settings, dict) else None
+
+    @staticmethod
+    def is_secret(name: str, prop: Mapping[str, Any]) -> bool:
+        # the Singer SDK marks secrets with secret/writeOnly; older taps only by their names
+        return bool(prop.get("secret") or prop.get("writeOnly")) or masking.is_secret_name(name)
+
     def check(self) -> CheckStatus:
         # Singer has no check command; a discover proves the config and the connection
         streams = self.discover()
@@ -252,16 +261,10 @@ class SingerSource:
 
     def read(self, stream: str,
              state: Mapping[str, Any] | PendingState | None) -> Iterator[ReadItem]:
-        catalog = self.catalog(fresh=False)
-        entries = {stream_id(e): e for e in catalog["streams"]}
-        if stream not in entries:  # the tap may have gained it since the kept discover
-            catalog = self.catalog()
-            entries = {stream_id(e): e for e in catalog["streams"]}
-        if stream not in entries:
-            raise EngineError(f"{self.connector} has no stream '{stream}' (it offers: "
-                              f"{', '.join(sorted(entries)) or 'none'}); fix the job's "
-                              "source.object or the asset's object")
-        how = replication(entries[stream], self.replication_key,
+        catalog, entry = self._find(
+            stream, lambda fresh: self.catalog(fresh=fresh),
+            lambda found: {stream_id(e): e for e in found["streams"]})
+        how = replication(entry, self.replication_key,
                           origin=self.replication_origin, connector=self.connector)
         log.info("[%s] reading stream %s %s%s", self.connector, stream, how.method,
                  f" by {how.key}" if how.key else "")
@@ -269,11 +272,11 @@ class SingerSource:
         # which Singer taps read as no bookmarks; its STATE then carries the bookmark
         state_args, state_file = state_input(
             state, lambda known: (known or {}).get("singer"), empty={})
-        files = {**self._files(), "catalog.json": orjson.dumps(select(catalog, stream, how)),
+        files = {**self._config_file(), "catalog.json": orjson.dumps(select(catalog, stream, how)),
                  **state_file}
         args: list[Any] = ["--config", CONFIG, self.catalog_flag, FileArg("catalog.json"),
                            *state_args]
-        yield from self._read(args, files, stream, entries[stream].get("schema") or {})
+        yield from self._read(args, files, stream, entry.get("schema") or {})
 
     def _read(self, args: list[Any], files: dict[str, bytes | LateFile], stream: str,
               schema: Mapping[str, Any]) -> Iterator[ReadItem]:
