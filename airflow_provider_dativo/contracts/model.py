@@ -39,13 +39,11 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from airflow_provider_dativo.contracts._types import (
-    BUCKET_TYPES,
     ENUM_TYPES,
     FORMAT_TYPES,
     INGEST_DATE,
     MAX_DECIMAL_PRECISION,
     NUMERIC_TYPES,
-    PARTITION_TRANSFORMS,
     RESERVED_PREFIX,
     TEMPORAL_TYPES,
     TEXT_TYPES,
@@ -53,10 +51,10 @@ from airflow_provider_dativo.contracts._types import (
     OdcsTypeError,
     canonical_type,
     from_odcs_types,
-    is_partition_transform,
     parse_format,
     strptime_format,
 )
+from airflow_provider_dativo.contracts.partitioning import PartitionField, partition_problems
 from airflow_provider_dativo.contracts.quality import QualityRule, read_rules
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
@@ -122,19 +120,6 @@ class FieldSpec:
     def source_name(self) -> str:
         """The column name the source sends: ``physical_name`` when the contract gives one."""
         return self.physical_name or self.name
-
-
-@dataclass(frozen=True)
-class PartitionField:
-    column: str
-    transform: str = "identity"
-
-    def __post_init__(self) -> None:
-        if not is_partition_transform(self.transform):
-            raise ValueError(
-                f"unknown partition transform {self.transform!r}; "
-                f"expected one of {', '.join(PARTITION_TRANSFORMS)} or bucket[N]"
-            )
 
 
 @dataclass(frozen=True)
@@ -966,43 +951,20 @@ def _check_partitions(
             except ValueError:
                 continue
     types.setdefault(INGEST_DATE, "date")
-    out: list[PartitionField] = []
-    seen: set[tuple[str, str]] = set()
+    read: list[tuple[PartitionField, str]] = []
     for part in partitions:
-        type_ = types.get(part.column)
-        if type_ is None:
-            issues.add(
-                part.path,
-                f"partition column {part.column!r} is neither a field of the schema nor the "
-                f"system column {INGEST_DATE!r}",
-            )
-            continue
-        if not is_partition_transform(part.transform):
+        try:
+            read.append((PartitionField(part.column, part.transform), part.path))
+        except ValueError:
             issues.add(part.path, f"unknown partition transform {part.transform!r}")
-            continue
-        if part.transform.startswith("bucket") and type_ not in BUCKET_TYPES:
-            issues.add(part.path, f"{part.transform} partitioning needs an integer, decimal, "
-                                  f"string, binary, date or timestamp; {part.column!r} is {type_}")
-            continue
-        if part.transform == "hour" and type_ not in TIMESTAMP_TYPES:
-            issues.add(
-                part.path, f"hour partitioning needs a timestamp; {part.column!r} is {type_}"
-            )
-            continue
-        if part.transform in ("year", "month", "day") and type_ not in TEMPORAL_TYPES:
-            issues.add(
-                part.path,
-                f"{part.transform} partitioning needs a date or timestamp; "
-                f"{part.column!r} is {type_}",
-            )
-            continue
-        key = (part.column, part.transform)
-        if key in seen:
-            issues.add(part.path, f"partition {part.transform}({part.column}) is listed twice")
-            continue
-        seen.add(key)
-        out.append(PartitionField(part.column, part.transform))
-    return out
+    fields = [field for field, _ in read]
+    bad = dict(partition_problems(
+        fields, types.get,
+        lambda column: f"partition column {column!r} is neither a field of the schema nor the "
+                       f"system column {INGEST_DATE!r}"))
+    for index, message in bad.items():
+        issues.add(read[index][1], message)
+    return [field for index, field in enumerate(fields) if index not in bad]
 
 
 def _list(value: Any) -> list[Any]:
