@@ -107,6 +107,32 @@ class FieldSpec:
         """The column name the source sends: ``physical_name`` when the contract gives one."""
         return self.physical_name or self.name
 
+    def rule_texts(self) -> tuple[str, ...]:
+        """The rules every row's value must keep, one short text each, as the DAG's doc lists
+        them (``required`` and the type have columns of their own there)."""
+        rules: list[str] = []
+        if self.enum:
+            rules.append("one of " + ", ".join(map(str, self.enum)))
+        if self.pattern:
+            rules.append(f"matches `{self.pattern}`")
+        if self.format:
+            rules.append(f"format `{self.format}`")
+        if self.minimum is not None:
+            rules.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum}")
+        if self.maximum is not None:
+            rules.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum}")
+        if self.min_length is not None:
+            rules.append(f"length >= {self.min_length}")
+        if self.max_length is not None:
+            rules.append(f"length <= {self.max_length}")
+        if self.min_items is not None:
+            rules.append(f"items >= {self.min_items}")
+        if self.max_items is not None:
+            rules.append(f"items <= {self.max_items}")
+        if self.unique:
+            rules.append("unique")
+        return tuple(rules)
+
 
 @dataclass(frozen=True)
 class Contract:
