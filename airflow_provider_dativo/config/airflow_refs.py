@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from airflow_provider_dativo import nested
 from airflow_provider_dativo.config import aws_refs
 from airflow_provider_dativo.config.yaml_loader import join_path
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
@@ -55,18 +56,14 @@ def using(resolver: Resolver) -> Iterator[None]:
 def references(value: Any) -> set[str]:
     """``conn:ID.FIELD`` / ``var:KEY`` / ``conn:ID`` (catalog) references inside ``value``."""
     found: set[str] = set()
-    if isinstance(value, str):
-        found.update(f"{m.group(1)}:{m.group(2)}" for m in _REF.finditer(value))
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "catalog" and isinstance(item, Mapping) and item.get("conn_id"):
-                found.add(f"conn:{item['conn_id']}")
-            if key == aws_refs.KEY and item:
-                found.add(f"conn:{item}")
-            found |= references(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            found |= references(item)
+    for path, node in nested.nodes(value):
+        if isinstance(node, str):
+            found.update(f"{m.group(1)}:{m.group(2)}" for m in _REF.finditer(node))
+        key = path[-1] if path else None  # a mapping's key (str), a list's position (int)
+        if key == "catalog" and isinstance(node, Mapping) and node.get("conn_id"):
+            found.add(f"conn:{node['conn_id']}")
+        if key == aws_refs.KEY and node:
+            found.add(f"conn:{node}")
     return found
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow_provider_dativo import nested
 from airflow_provider_dativo.config.yaml_loader import join_path
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
@@ -19,16 +20,7 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 def references(value: Any) -> set[str]:
     """Names of all variables referenced anywhere inside ``value``."""
-    found: set[str] = set()
-    if isinstance(value, str):
-        found.update(m.group(1) for m in _REF.finditer(value))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            found |= references(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            found |= references(item)
-    return found
+    return {m.group(1) for text in nested.strings(value) for m in _REF.finditer(text)}
 
 
 # where a value inside the resolved value is written: (file, line, field path), from the path

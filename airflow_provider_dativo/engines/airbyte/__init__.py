@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.airbyte.source import AirbyteSource
 from airflow_provider_dativo.engines.base import (
     PROTOCOL_BATCH_ROWS,
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["AirbyteSource", "from_job", "from_recipe"]
 
 
-def secret_values(names: tuple[str, ...]) -> list[str]:
-    """Values of the env vars a recipe names as secrets: masked wherever we log."""
-    return [os.environ[n] for n in names if os.environ.get(n)]
-
-
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
                 batch_size: int = PROTOCOL_BATCH_ROWS, cursor_field: str | None = None,
                 fields: tuple[str, ...] = (), nested: tuple[FieldSpec, ...] = ()) -> AirbyteSource:
@@ -34,7 +29,7 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
     engine = recipe.engine("airbyte")
     return AirbyteSource(launcher_for(root, recipe, "airbyte"), connection,
                          connector=recipe.type, batch_size=batch_size,
-                         secrets=secret_values(recipe.secret_envs),
+                         secrets=masking.env_secrets(recipe.secret_envs),
                          cache_dir=cache_dir(root), cursor_field=cursor_field,
                          sync_mode=engine.options.get("sync_mode"), fields=fields,
                          nested=nested)

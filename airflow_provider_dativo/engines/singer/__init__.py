@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.base import (
     PROTOCOL_BATCH_ROWS,
     contract_reads,
@@ -27,7 +28,6 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
     """A tap from its recipe; ``replication_key`` (named by ``replication_origin``) makes its
     stream INCREMENTAL, else the singer engine's ``options.replication_key``, else FULL_TABLE
     (unless the tap forces INCREMENTAL)."""
-    from airflow_provider_dativo.engines.airbyte import secret_values
     from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
 
@@ -36,7 +36,7 @@ def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
         replication_key = str(engine.options["replication_key"])
         replication_origin = f"{recipe.file}: options.replication_key of the singer engine"
     return SingerSource(launcher_for(root, recipe, "singer"), connection, connector=recipe.type,
-                        batch_size=batch_size, secrets=secret_values(recipe.secret_envs),
+                        batch_size=batch_size, secrets=masking.env_secrets(recipe.secret_envs),
                         catalog_flag=str(engine.options.get("catalog_flag", "--catalog")),
                         cache_dir=cache_dir(root), fields=fields,
                         replication_key=replication_key,
