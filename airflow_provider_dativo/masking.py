@@ -7,8 +7,10 @@ URL passwords (``scheme://user:PASSWORD@host``) and the values of query paramete
 is a secret name (``?api_key=...``) are secrets wherever they appear. A connector adds to the
 rule what it declares itself: the properties its spec marks secret (``declared_secret_keys``,
 Airbyte's ``airbyte_secret``) count as secret names, and the environment variables its recipe's
-auth names are secrets (``env_secrets``). ``secret_values`` applies the rule to nested settings
-through the one walk over them (``nested.nodes``).
+auth names are secrets (``env_secrets``). Of an Airflow connection, the password and the extras
+are secrets (``is_secret_connection_field``), and so is every Airflow Variable.
+``secret_values`` applies the rule to nested settings through the one walk over them
+(``nested.nodes``).
 
 The masker replaces every value registered with it (``register``: connection settings as they
 are resolved, connector secrets, Airflow lookups) and, in any text, the values of secret query
@@ -95,6 +97,12 @@ def secret_values(value: Any, key: str = "", *, under_secret: bool = False,
         else:
             out += _url_secrets(text)
     return out
+
+
+def is_secret_connection_field(field: str) -> bool:
+    """Whether a field of an Airflow connection (``password``, ``extra.KEY``, ``host``...) holds
+    a secret: its password and its extras do; host, login, port, schema and type are addresses."""
+    return field == "password" or field.startswith("extra.")
 
 
 def declared_secret_keys(spec: Mapping[str, Any]) -> set[str]:
