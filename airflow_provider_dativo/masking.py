@@ -24,6 +24,7 @@ No Airflow import here: this module serves the CLI and the engines as much as th
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -45,6 +46,7 @@ _SECRET_NAME = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # settings repeat the same few names over and over
 def is_secret_name(name: str) -> bool:
     """Whether a setting, header or query parameter called ``name`` holds a secret."""
     return bool(_SECRET_NAME.search(name.strip()))
