@@ -65,19 +65,8 @@ def doc_md(job: JobSpec, root: ConfigRoot) -> str:
         lines.append(f"- retention: {c.retention_days} days")
     lines += ["", "| column | type | required | rules |", "|---|---|---|---|"]
     for f in c.fields:
-        rules = []
-        if f.enum:
-            rules.append("one of " + ", ".join(map(str, f.enum)))
-        if f.pattern:
-            rules.append(f"matches `{f.pattern}`")
-        if f.minimum is not None:
-            rules.append(f">= {f.minimum}")
-        if f.maximum is not None:
-            rules.append(f"<= {f.maximum}")
-        if f.unique:
-            rules.append("unique")
         lines.append(f"| {f.name} | {f.type} | {'yes' if f.required else ''} | "
-                     f"{'; '.join(rules)} |")
+                     f"{'; '.join(f.rule_texts())} |")
     lines += quality_doc(c)
     return "\n".join(lines)
 

@@ -46,3 +46,11 @@ class EngineError(DativoError):
 
 class TargetError(DativoError):
     """A target failed to prepare, read state or commit."""
+
+
+class PartitionError(TargetError, ValueError):
+    """A partition field names no transform dativo knows.
+
+    A ``TargetError`` for the targets that stage and commit partitioned files, and a
+    ``ValueError`` for code building contracts by hand, which is what it was for each of them.
+    """

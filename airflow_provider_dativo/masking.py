@@ -4,7 +4,13 @@ The rule: a setting is a secret when its key names one (``is_secret_name``: pass
 token, credential, private, session, auth..., api key, access key, signature, cookie, or a key
 called ``key``), or it is the ``value`` of such a key (``auth: {type: api_key, value: ...}``).
 URL passwords (``scheme://user:PASSWORD@host``) and the values of query parameters whose name
-is a secret name (``?api_key=...``) are secrets wherever they appear.
+is a secret name (``?api_key=...``) are secrets wherever they appear. A connector adds to the
+rule what it declares itself: the properties its spec marks secret (``declared_secret_keys``,
+Airbyte's ``airbyte_secret``) count as secret names, and the environment variables its recipe's
+auth names are secrets (``env_secrets``). Of an Airflow connection, the password and the extras
+are secrets (``is_secret_connection_field``), and so is every Airflow Variable.
+``secret_values`` applies the rule to nested settings through the one walk over them
+(``nested.nodes``).
 
 The masker replaces every value registered with it (``register``: connection settings as they
 are resolved, connector secrets, Airflow lookups) and, in any text, the values of secret query
@@ -18,12 +24,16 @@ No Airflow import here: this module serves the CLI and the engines as much as th
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from airflow_provider_dativo import nested
 
 MASK = "***"
 # Shorter values would mask ordinary words and numbers; they are not real secrets anyway.
@@ -36,6 +46,7 @@ _SECRET_NAME = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # settings repeat the same few names over and over
 def is_secret_name(name: str) -> bool:
     """Whether a setting, header or query parameter called ``name`` holds a secret."""
     return bool(_SECRET_NAME.search(name.strip()))
@@ -63,22 +74,51 @@ def _url_secrets(text: str) -> list[str]:
     return found
 
 
-def secret_values(value: Any, key: str = "", *, under_secret: bool = False) -> list[str]:
-    """Every value inside ``value`` (a connection's settings) that the rule calls a secret."""
-    if isinstance(value, Mapping):
-        inside = under_secret or bool(key and is_secret_name(key))
-        out: list[str] = []
-        for k, item in value.items():
-            out += secret_values(item, str(k), under_secret=inside)
-        return out
-    if isinstance(value, list | tuple):
-        return [v for item in value for v in secret_values(item, key, under_secret=under_secret)]
-    if value is None or isinstance(value, bool):
-        return []
-    text = str(value)
-    if is_secret_name(key) or (under_secret and key == "value"):
-        return [text]
-    return _url_secrets(text)
+def secret_values(value: Any, key: str = "", *, under_secret: bool = False,
+                  secret_keys: Collection[str] = ()) -> list[str]:
+    """Every value inside ``value`` (a connection's settings) that the rule calls a secret.
+
+    ``secret_keys`` are keys the connector itself declares secret (``declared_secret_keys``),
+    which count as secret names beside the rule's own.
+    """
+
+    def secret_key(name: str) -> bool:
+        return name in secret_keys or is_secret_name(name)
+
+    out: list[str] = []
+    for path, node in nested.nodes(value, (key,) if key else ()):
+        if node is None or isinstance(node, bool | Mapping | list | tuple):
+            continue
+        names = nested.keys_of(path)
+        name = names[-1] if names else ""
+        # a value is inside a secret when a mapping or list around it is named as one
+        inside = under_secret or any(secret_key(k) for k in names[:-1])
+        text = str(node)
+        if secret_key(name) or (inside and name == "value"):
+            out.append(text)
+        else:
+            out += _url_secrets(text)
+    return out
+
+
+def is_secret_connection_field(field: str) -> bool:
+    """Whether a field of an Airflow connection (``password``, ``extra.KEY``, ``host``...) holds
+    a secret: its password and its extras do; host, login, port, schema and type are addresses."""
+    return field == "password" or field.startswith("extra.")
+
+
+def declared_secret_keys(spec: Mapping[str, Any]) -> set[str]:
+    """Names of every property a connector's spec marks secret (Airbyte's ``airbyte_secret``),
+    at any depth of its JSON Schema."""
+    schema = spec.get("connectionSpecification") or spec
+    return {str(path[-1]) for path, node in nested.nodes(schema)
+            if len(path) >= 2 and path[-2] == "properties" and isinstance(path[-1], str)
+            and isinstance(node, Mapping) and node.get("airbyte_secret")}
+
+
+def env_secrets(names: Iterable[str]) -> list[str]:
+    """Values of the environment variables a connector recipe names as secrets."""
+    return [os.environ[n] for n in names if os.environ.get(n)]
 
 
 class _Registry:

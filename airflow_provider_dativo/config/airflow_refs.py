@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from airflow_provider_dativo import nested
 from airflow_provider_dativo.config import aws_refs
 from airflow_provider_dativo.config.yaml_loader import join_path
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
@@ -55,18 +57,14 @@ def using(resolver: Resolver) -> Iterator[None]:
 def references(value: Any) -> set[str]:
     """``conn:ID.FIELD`` / ``var:KEY`` / ``conn:ID`` (catalog) references inside ``value``."""
     found: set[str] = set()
-    if isinstance(value, str):
-        found.update(f"{m.group(1)}:{m.group(2)}" for m in _REF.finditer(value))
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "catalog" and isinstance(item, Mapping) and item.get("conn_id"):
-                found.add(f"conn:{item['conn_id']}")
-            if key == aws_refs.KEY and item:
-                found.add(f"conn:{item}")
-            found |= references(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            found |= references(item)
+    for path, node in nested.nodes(value):
+        if isinstance(node, str):
+            found.update(f"{m.group(1)}:{m.group(2)}" for m in _REF.finditer(node))
+        key = path[-1] if path else None  # a mapping's key (str), a list's position (int)
+        if key == "catalog" and isinstance(node, Mapping) and node.get("conn_id"):
+            found.add(f"conn:{node['conn_id']}")
+        if key == aws_refs.KEY and node:
+            found.add(f"conn:{node}")
     return found
 
 
@@ -102,21 +100,23 @@ def resolve(value: Any, *, file: str = "<config>", path: str = "") -> Any:
             fail(where, str(exc))
             return None
 
-    def walk(item: Any, where: str) -> Any:
-        if isinstance(item, str):
-            def sub(m: re.Match[str]) -> str:
-                found = lookup(m.group(1), m.group(2), where)
-                return m.group(0) if found is None else found
-            return _REF.sub(sub, item)
-        if isinstance(item, Mapping):
-            out = {k: walk(v, join_path(where, k)) for k, v in item.items()}
-            catalog = out.get("catalog")
-            if isinstance(catalog, Mapping) and catalog.get("conn_id"):
-                out["catalog"] = expand_catalog(catalog, join_path(where, "catalog"))
-            return out
-        if isinstance(item, list | tuple):
-            return [walk(v, join_path(where, i)) for i, v in enumerate(item)]
-        return item
+    def where_of(steps: nested.Path) -> str:
+        return functools.reduce(join_path, steps, path)
+
+    def leaf(item: Any, steps: nested.Path) -> Any:
+        if not isinstance(item, str):
+            return item
+
+        def sub(m: re.Match[str]) -> str:
+            found = lookup(m.group(1), m.group(2), where_of(steps))
+            return m.group(0) if found is None else found
+        return _REF.sub(sub, item)
+
+    def mapping(out: dict[Any, Any], steps: nested.Path) -> dict[Any, Any]:
+        catalog = out.get("catalog")
+        if isinstance(catalog, Mapping) and catalog.get("conn_id"):
+            out["catalog"] = expand_catalog(catalog, join_path(where_of(steps), "catalog"))
+        return out
 
     def expand_catalog(catalog: Mapping[str, Any], where: str) -> dict[str, Any]:
         """The connection's properties, overridden by any property written beside conn_id."""
@@ -151,7 +151,7 @@ def resolve(value: Any, *, file: str = "<config>", path: str = "") -> Any:
             return connection
         return aws_refs.expand(connection, creds)
 
-    out = walk(value, path)
+    out = nested.rebuild(value, leaf, mapping)
     if isinstance(out, dict) and out.get(aws_refs.KEY):
         out = expand_aws(out)
     if issues:

@@ -12,15 +12,25 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from airflow_provider_dativo.config.specs import dag_id_for, merge
+from airflow_provider_dativo.config.specs import ConnectorRecipe, dag_id_for, merge
 from airflow_provider_dativo.config.streams import stream_items
 from airflow_provider_dativo.config.yaml_loader import YamlDocument, join_path
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
-if TYPE_CHECKING:
-    from airflow_provider_dativo.config.loader import ConfigRoot
+
+class ConfigRoot(Protocol):
+    """What a claim reads of the config root (``config.loader.ConfigRoot``, which calls this
+    module, so it is described here rather than imported)."""
+
+    root: Path
+
+    def job_document(self, path: Path) -> tuple[YamlDocument, tuple[ConfigIssue, ...]]: ...
+
+    def inside(self, rel: str, doc: YamlDocument, path: str) -> Path: ...
+
+    def recipe(self, path: Path) -> ConnectorRecipe: ...
 
 FILE_TARGETS = ("parquet", "markdown_kv")  # tables made of files under a folder
 

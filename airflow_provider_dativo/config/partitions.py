@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from airflow_provider_dativo.config.specs import ConnectorRecipe
 from airflow_provider_dativo.config.yaml_loader import YamlDocument
 from airflow_provider_dativo.errors import ConfigIssue
 
@@ -22,6 +21,16 @@ FILE_EXTRACTORS = frozenset({"file"})
 PATH = "source.partitions"
 _INTERVAL = re.compile(r"^([1-9][0-9]*)([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class ConnectorRecipe(Protocol):
+    """What the rule reads of a connector recipe (``config.specs.ConnectorRecipe``, whose job
+    spec holds a ``PartitionSpec``, so it is described here rather than imported)."""
+
+    @property
+    def type(self) -> str: ...
+
+    def engine(self, name: str) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_dativo.contracts.model import (
-    Contract,
-    FieldSpec,
-    PartitionField,
-    contract_from_mapping,
-)
+from airflow_provider_dativo.contracts.model import Contract, FieldSpec
+from airflow_provider_dativo.contracts.partitioning import PartitionField
+from airflow_provider_dativo.contracts.reading import contract_from_mapping
 from airflow_provider_dativo.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:

@@ -54,19 +54,6 @@ MAX_DECIMAL_PRECISION: Final = 38
 DEFAULT_DECIMAL_PRECISION: Final = 38
 DEFAULT_DECIMAL_SCALE: Final = 9
 
-PARTITION_TRANSFORMS: Final = ("identity", "year", "month", "day", "hour")
-# Iceberg's hash partitioning, spelled as Iceberg spells it: bucket[16]
-BUCKET_TRANSFORM: Final = re.compile(r"^bucket\[([1-9][0-9]{0,5})\]$")
-BUCKET_TYPES: Final = (
-    frozenset({"integer", "int32", "long", "decimal", "string", "binary", "uuid", "time"})
-    | TEMPORAL_TYPES
-)
-
-
-def is_partition_transform(transform: str) -> bool:
-    return transform in PARTITION_TRANSFORMS or BUCKET_TRANSFORM.match(transform) is not None
-
-
 def canonical_type(name: str) -> str:
     """The canonical dativo type for ``name`` (aliases resolved); ValueError when unknown."""
     key = name.strip().lower()

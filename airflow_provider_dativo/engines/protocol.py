@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS, PendingState
 from airflow_provider_dativo.engines.config_spec import ConfigKey, config_keys
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
@@ -165,18 +165,13 @@ class Session:
         return self.mask(text)
 
 
-def secret_values(names: Sequence[str]) -> list[str]:
-    """Values of the env vars a recipe names as secrets: masked wherever we log."""
-    return [os.environ[n] for n in names if os.environ.get(n)]
-
-
 def recipe_settings(root: Path, recipe: ConnectorRecipe, engine: str) -> dict[str, Any]:
     """What every protocol source takes from its recipe: launcher, name, secrets, cache."""
     from airflow_provider_dativo.engines.connector_cache import cache_dir
     from airflow_provider_dativo.engines.launchers import launcher_for
 
     return {"launcher": launcher_for(root, recipe, engine), "connector": recipe.type,
-            "secrets": secret_values(recipe.secret_envs), "cache_dir": cache_dir(root)}
+            "secrets": masking.env_secrets(recipe.secret_envs), "cache_dir": cache_dir(root)}
 
 
 class ProtocolSource:

@@ -55,8 +55,9 @@ class AirflowResolver:
     Airflow's own lookups, so environment variables, the metadata database or any secrets
     backend serve them.
 
-    Passwords, extras and Variable values are masked as they are read; host, login, port and
-    schema are addresses, not secrets, and stay readable in logs.
+    Variable values, and the connection fields the rule calls secret
+    (``masking.is_secret_connection_field``: password and extras), are masked as they are read;
+    host, login, port and schema are addresses and stay readable in logs.
     """
 
     def variable(self, key: str) -> str:
@@ -89,12 +90,12 @@ class AirflowResolver:
             if key not in extra:
                 raise LookupError(f"Airflow connection '{conn_id}' has no extra '{key}' "
                                   f"(it has: {', '.join(sorted(extra)) or 'none'})")
-            mask(extra[key])
-            return str(extra[key])
-        value = getattr(conn, field, None)
-        if value in (None, ""):
-            raise LookupError(f"Airflow connection '{conn_id}' has no {field}; set it")
-        if field == "password":
+            value = extra[key]
+        else:
+            value = getattr(conn, field, None)
+            if value in (None, ""):
+                raise LookupError(f"Airflow connection '{conn_id}' has no {field}; set it")
+        if masking.is_secret_connection_field(field):
             mask(value)
         return str(value)
 

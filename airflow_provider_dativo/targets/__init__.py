@@ -13,11 +13,13 @@ from airflow_provider_dativo.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from airflow_provider_dativo.targets.base import CommitResult, StagedFile, Target, safe_run_id
     from airflow_provider_dativo.targets.iceberg import IcebergSettings, IcebergTarget
-    from airflow_provider_dativo.targets.staging import (
-        PartitionFieldLike,
-        PartitionSpecField,
+    from airflow_provider_dativo.targets.parquet_writer import (
         StagedParquetWriter,
         parquet_file_schema,
+    )
+    from airflow_provider_dativo.targets.partitioning import (
+        PartitionFieldLike,
+        PartitionSpecField,
     )
 
 __all__ = [
@@ -36,6 +38,6 @@ __all__ = [
 __getattr__ = lazy_exports(__name__, {
     "CommitResult": "base", "StagedFile": "base", "Target": "base", "safe_run_id": "base",
     "IcebergSettings": "iceberg", "IcebergTarget": "iceberg",
-    "PartitionFieldLike": "staging", "PartitionSpecField": "staging",
-    "StagedParquetWriter": "staging", "parquet_file_schema": "staging",
+    "PartitionFieldLike": "partitioning", "PartitionSpecField": "partitioning",
+    "StagedParquetWriter": "parquet_writer", "parquet_file_schema": "parquet_writer",
 })

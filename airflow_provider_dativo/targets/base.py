@@ -14,7 +14,7 @@ from airflow_provider_dativo.errors import TargetError
 if TYPE_CHECKING:
     import datetime
 
-    from airflow_provider_dativo.targets.staging import StagedParquetWriter
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,20 @@ def writer_refused(writer: str | None, table: str, run_id: str, base: str | None
     )
 
 
+class StagedWriter(Protocol):
+    """What extract stages a run's rows with: a target's own writer, laid out for that target
+    (Parquet data files for Iceberg and Parquet targets, documents for Markdown-KV)."""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Stage ``batch``; a batch that does not fit the target is refused with a TargetError."""
+
+    def close(self) -> list[StagedFile]:
+        """Finish every file and return all files staged; calling it again is harmless."""
+
+    def abort(self) -> None:
+        """Stop without finishing files; what was written stays uncommitted and unused."""
+
+
 class Target(Protocol):
     def prepare(self) -> None:
         """Create the namespace and table if they are missing."""
@@ -87,7 +101,7 @@ class Target(Protocol):
     def open_output(self, path: str) -> BinaryIO:
         """A writable binary stream for a new file under ``data_location``."""
 
-    def staged_writer(self, run_id: str, **options: Any) -> StagedParquetWriter:
+    def staged_writer(self, run_id: str, **options: Any) -> StagedWriter:
         """The writer extract stages this run's data files with, laid out for this target."""
 
     def read_state(self) -> dict[str, Any] | None:

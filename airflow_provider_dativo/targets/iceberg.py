@@ -35,11 +35,13 @@ from airflow_provider_dativo.targets.base import (
 )
 from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 from airflow_provider_dativo.targets.iceberg_modes import check_write_mode, stage_load
-from airflow_provider_dativo.targets.staging import (
-    PartitionFieldLike,
-    PartitionSpecField,
+from airflow_provider_dativo.targets.parquet_writer import (
     StagedParquetWriter,
     parquet_file_schema,
+)
+from airflow_provider_dativo.targets.partitioning import (
+    PartitionFieldLike,
+    PartitionSpecField,
     resolve_partitioning,
 )
 

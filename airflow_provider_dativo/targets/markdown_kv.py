@@ -29,7 +29,7 @@ from airflow_provider_dativo import markdown_kv as mdkv
 from airflow_provider_dativo.errors import TargetError
 from airflow_provider_dativo.targets.base import StagedFile, safe_run_id
 from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
-from airflow_provider_dativo.targets.staging import StagedParquetWriter
+from airflow_provider_dativo.targets.parquet_writer import StagedParquetWriter
 from airflow_provider_dativo.targets.storage import Storage
 
 MODES = ("string", "structured", "raw_file")

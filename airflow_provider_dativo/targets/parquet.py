@@ -22,12 +22,11 @@ import pyarrow.parquet as pq
 
 from airflow_provider_dativo.targets.base import safe_run_id
 from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
-from airflow_provider_dativo.targets.staging import (
-    PartitionFieldLike,
+from airflow_provider_dativo.targets.parquet_writer import (
     StagedParquetWriter,
     parquet_file_schema,
-    resolve_partitioning,
 )
+from airflow_provider_dativo.targets.partitioning import PartitionFieldLike, resolve_partitioning
 from airflow_provider_dativo.targets.storage import Storage
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_dativo.config.specs import JobSpec
     from airflow_provider_dativo.targets.base import Target
-    from airflow_provider_dativo.targets.staging import PartitionFieldLike
+    from airflow_provider_dativo.targets.partitioning import PartitionFieldLike
 
 
 def embedded_catalog(root: Path) -> dict[str, str]:
@@ -89,8 +89,8 @@ class TableShape:
 
     @classmethod
     def quarantine_of(cls, job: JobSpec) -> TableShape:
+        from airflow_provider_dativo.targets.partitioning import PartitionSpecField
         from airflow_provider_dativo.targets.quarantine import QUARANTINE_SCHEMA
-        from airflow_provider_dativo.targets.staging import PartitionSpecField
 
         return cls(f"{job.table}_quarantine", QUARANTINE_SCHEMA,
                    (PartitionSpecField("quarantined_at", "day"),),

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
     from airflow_provider_dativo.contracts.model import FieldSpec
 
-__all__ = ["AirbyteSource", "from_job", "from_recipe", "secret_values"]
-from airflow_provider_dativo.engines.protocol import recipe_settings, secret_values
+__all__ = ["AirbyteSource", "from_job", "from_recipe"]
+from airflow_provider_dativo.engines.protocol import recipe_settings
 
 # the connector describes its own config (dativo spec)
 PUBLISHES_SPEC = True

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.airbyte.state import AirbyteState
 from airflow_provider_dativo.engines.base import (
     PROTOCOL_BATCH_ROWS,
@@ -41,39 +42,6 @@ LOG_LEVELS = {"FATAL": logging.ERROR, "ERROR": logging.ERROR, "WARN": logging.WA
               "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG,
               "TRACE": logging.DEBUG}
 CONFIG = FileArg("config.json")
-
-
-def secret_keys(spec: Mapping[str, Any]) -> set[str]:
-    """Names of every property the spec marks ``airbyte_secret``, at any depth."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            for name, prop in (node.get("properties") or {}).items():
-                if isinstance(prop, Mapping) and prop.get("airbyte_secret"):
-                    found.add(name)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(spec.get("connectionSpecification") or spec)
-    return found
-
-
-def values_under(config: Any, keys: set[str]) -> list[str]:
-    out: list[str] = []
-    if isinstance(config, Mapping):
-        for name, value in config.items():
-            if name in keys and isinstance(value, str | int | float):
-                out.append(str(value))
-            else:
-                out += values_under(value, keys)
-    elif isinstance(config, list):
-        for value in config:
-            out += values_under(value, keys)
-    return out
 
 
 def stream_info(stream: Mapping[str, Any]) -> StreamInfo:
@@ -175,7 +143,8 @@ class AirbyteSource(ProtocolSource):
     def _learn_secrets(self) -> None:
         """Mask what the spec marks ``airbyte_secret`` before the config is handed over."""
         if not self._secrets_known:
-            self.mask.add(values_under(self.config, secret_keys(self.spec())))
+            self.mask.add(masking.secret_values(
+                self.config, secret_keys=masking.declared_secret_keys(self.spec())))
             self._secrets_known = True
 
     def check(self) -> CheckStatus:

@@ -106,8 +106,7 @@ class HttpSourceConfig:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(str(self.auth[k]) for k in ("value", "token", "password")
-                     if self.auth.get(k))
+        return tuple(masking.secret_values(self.auth, "auth"))
 
 
 def dig(body: Any, path: str) -> Any:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from airflow_provider_dativo import masking
 from airflow_provider_dativo.engines.base import (
     DEFAULT_BATCH_ROWS,
     CheckStatus,
@@ -153,6 +154,7 @@ class SqlSource:
     def __init__(self, config: SqlSourceConfig, dialect: Dialect):
         self.config = config
         self.dialect = dialect
+        masking.register(config.secrets)  # drivers may repeat the password in their errors
         self.part: Mapping[str, Any] | None = None  # one part of a partitioned read
 
     def restrict(self, part: Mapping[str, Any]) -> None:
@@ -161,11 +163,6 @@ class SqlSource:
         self.part = part
 
     # -- errors ------------------------------------------------------------------------------
-    def scrub(self, text: str) -> str:
-        for secret in self.config.secrets:
-            text = text.replace(secret, "***")
-        return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
-
     def guarded(self, action: str, call: Callable[[], T]) -> T:
         """Run a driver call; its errors become an ``EngineError`` without the password."""
         try:
@@ -174,7 +171,7 @@ class SqlSource:
             raise
         except Exception as exc:  # drivers raise their own hierarchies
             raise EngineError(f"{self.dialect.name} source: {action} failed: "
-                              f"{self.scrub(str(exc)).strip()}. Check source.connection "
+                              f"{masking.mask(str(exc)).strip()}. Check source.connection "
                               "(host, port, user, password, database, table or query).") from None
 
     # -- the interface -----------------------------------------------------------------------

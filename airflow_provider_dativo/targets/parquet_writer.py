@@ -4,133 +4,35 @@ Extract writes straight into a run-scoped folder under the table location; load 
 those files with ``Transaction.add_files``. That call infers each file's partition from its column
 statistics, so every file written here holds exactly one partition value, and the Parquet is shaped
 the way pyiceberg accepts it: microsecond timestamps, no embedded field ids, statistics on.
+Which partition a row belongs to is ``targets.partitioning``'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol, cast
-from urllib.parse import quote, unquote, urlparse
+from typing import Any, BinaryIO, cast
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from airflow_provider_dativo.contracts.partitioning import PartitionField, PartitionFieldLike
 from airflow_provider_dativo.errors import DativoError, TargetError
 from airflow_provider_dativo.targets.base import StagedFile
-
-TRANSFORMS = ("identity", "year", "month", "day", "hour")
-
-# Iceberg SQL spells the temporal transforms in the plural; contracts written by hand use both.
-_TRANSFORM_ALIASES = {"years": "year", "months": "month", "days": "day", "hours": "hour"}
-
-_BUCKET = re.compile(r"^bucket\[([1-9][0-9]*)\]$")
-_EPOCH_DATE = _dt.date(1970, 1, 1)
-_MICROS_PER_HOUR = 3_600_000_000
-
-
-class PartitionFieldLike(Protocol):
-    """Anything naming a column and a transform, such as the contract layer's ``PartitionField``."""
-
-    @property
-    def column(self) -> str: ...
-
-    @property
-    def transform(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class PartitionSpecField:
-    """One partition field: a source column and one of ``TRANSFORMS``."""
-
-    column: str
-    transform: str = "identity"
-
-    def __post_init__(self) -> None:
-        normalized = self.transform.strip().lower().replace(" ", "")
-        normalized = _TRANSFORM_ALIASES.get(normalized, normalized)
-        if normalized not in TRANSFORMS and not _BUCKET.match(normalized):
-            raise TargetError(
-                f"partition column {self.column!r}: unknown transform {self.transform!r}; "
-                f"use one of {', '.join(TRANSFORMS)} or bucket[N]"
-            )
-        object.__setattr__(self, "transform", normalized)
-
-    @property
-    def name(self) -> str:
-        """The Iceberg partition field name, which is also the key in ``StagedFile.partition``."""
-        if self.transform == "identity":
-            return self.column
-        return f"{self.column}_{self.transform.split('[')[0]}"
-
-    @property
-    def buckets(self) -> int | None:
-        """N of a ``bucket[N]`` transform, else None."""
-        match = _BUCKET.match(self.transform)
-        return int(match.group(1)) if match else None
-
-    @classmethod
-    def of(cls, spec: PartitionFieldLike) -> PartitionSpecField:
-        if isinstance(spec, PartitionSpecField):
-            return spec
-        return cls(column=spec.column, transform=spec.transform)
-
-
-def resolve_partitioning(
-    schema: pa.Schema, partition_by: Sequence[PartitionFieldLike]
-) -> tuple[PartitionSpecField, ...]:
-    """Normalize ``partition_by`` and check every field against ``schema``.
-
-    Raises ``TargetError`` naming the column when a field cannot partition this schema.
-    """
-    fields = tuple(PartitionSpecField.of(p) for p in partition_by)
-    seen: set[str] = set()
-    for spec in fields:
-        if spec.name in seen:
-            raise TargetError(f"partition field {spec.name!r} is listed twice")
-        seen.add(spec.name)
-        index = schema.get_field_index(spec.column)
-        if index < 0:
-            raise TargetError(
-                f"partition column {spec.column!r} is not in the schema "
-                f"(columns: {', '.join(schema.names)})"
-            )
-        col_type = _value_type(schema.field(index).type)
-        if spec.transform == "identity":
-            if pa.types.is_nested(col_type):
-                raise TargetError(
-                    f"partition column {spec.column!r} has nested type {col_type}; "
-                    "only primitive columns can be partitioned"
-                )
-        elif spec.buckets is not None:
-            if not (pa.types.is_integer(col_type) or pa.types.is_decimal(col_type)
-                    or pa.types.is_string(col_type) or pa.types.is_large_string(col_type)
-                    or pa.types.is_binary(col_type) or pa.types.is_temporal(col_type)):
-                raise TargetError(
-                    f"partition column {spec.column!r}: transform {spec.transform!r} needs an "
-                    f"integer, decimal, string, binary, date or timestamp column, not {col_type}"
-                )
-        elif spec.transform == "hour":
-            if not pa.types.is_timestamp(col_type):
-                raise TargetError(
-                    f"partition column {spec.column!r}: transform 'hour' needs a timestamp, "
-                    f"the column is {col_type}"
-                )
-        elif not (pa.types.is_timestamp(col_type) or pa.types.is_date(col_type)):
-            raise TargetError(
-                f"partition column {spec.column!r}: transform {spec.transform!r} needs a date or "
-                f"timestamp, the column is {col_type}"
-            )
-    return fields
+from airflow_provider_dativo.targets.partitioning import (
+    group_ids,
+    hive_value,
+    human_value,
+    partition_key,
+    resolve_partitioning,
+)
 
 
 def parquet_file_schema(schema: pa.Schema) -> pa.Schema:
@@ -161,10 +63,6 @@ def _file_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_map(t):
         return pa.map_(_file_field(t.key_field), _file_field(t.item_field), t.keys_sorted)
     return t
-
-
-def _value_type(t: pa.DataType) -> pa.DataType:
-    return t.value_type if pa.types.is_dictionary(t) else t
 
 
 def local_open_output(path: str) -> BinaryIO:
@@ -270,7 +168,7 @@ class StagedParquetWriter:
         return self._peak_buffered
 
     @property
-    def partitioning(self) -> tuple[PartitionSpecField, ...]:
+    def partitioning(self) -> tuple[PartitionField, ...]:
         return self._partitioning
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
@@ -386,10 +284,10 @@ class StagedParquetWriter:
             yield (), {}, batch
             return
         keys = [
-            _partition_key(batch.column(i), p.transform)
+            partition_key(batch.column(i), p.transform)
             for i, p in zip(self._partition_indices, self._partitioning, strict=True)
         ]
-        group = _group_ids(keys)
+        group = group_ids(keys)
         bounds = pc.min_max(group)
         if bounds["min"].as_py() == bounds["max"].as_py():
             key, partition = self._describe(keys, 0)
@@ -409,7 +307,7 @@ class StagedParquetWriter:
     def _describe(self, keys: list[pa.Array], row: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
         values = tuple(k[row].as_py() for k in keys)
         partition = {
-            p.name: _human_value(p.transform, v)
+            p.name: human_value(p.transform, v)
             for p, v in zip(self._partitioning, values, strict=True)
         }
         return values, partition
@@ -452,7 +350,7 @@ class StagedParquetWriter:
             del self._open[oldest]
         folder = self._location
         if self._hive:
-            folder += "".join(f"/{name}={_hive_value(v)}" for name, v in partition.items())
+            folder += "".join(f"/{name}={hive_value(v)}" for name, v in partition.items())
         path = f"{folder}/{self._file_prefix}-{self._file_seq:05d}-{uuid.uuid4().hex}.parquet"
         self._file_seq += 1
         open_file = _OpenFile(path=path, partition=partition)
@@ -498,82 +396,3 @@ class StagedParquetWriter:
                 partition=dict(open_file.partition),
             )
         )
-
-
-def _hive_value(value: Any) -> str:
-    """A Hive-style path segment value: escaped like Hive escapes it, nulls spelled as Hive does."""
-    if value is None:
-        return "__HIVE_DEFAULT_PARTITION__"
-    return quote(str(value), safe="")
-
-
-def _partition_key(column: pa.Array, transform: str) -> pa.Array:
-    """The Iceberg partition value of every row, computed column-at-a-time."""
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if transform == "identity":
-        return column
-    bucket = _BUCKET.match(transform)
-    if bucket:
-        from pyiceberg.transforms import BucketTransform
-
-        # Iceberg's own hash (Murmur3 on the value's canonical bytes), so readers prune alike
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("us", tz=column.type.tz))
-        if pa.types.is_integer(column.type) and column.type != pa.int64():
-            column = column.cast(pa.int64())
-        return BucketTransform(int(bucket.group(1))).pyarrow_transform(None)(column)  # type: ignore[arg-type]
-    if pa.types.is_timestamp(column.type):
-        # Iceberg defines temporal transforms on UTC; dropping the zone keeps the UTC instant
-        # and stops the calendar functions from using the zone's local time.
-        column = column.cast(pa.timestamp("us"))
-    else:
-        column = column.cast(pa.date32())
-    if transform == "day":
-        return column.cast(pa.date32()).cast(pa.int32())
-    if transform == "hour":
-        hours = pc.floor_temporal(column, unit="hour").cast(pa.int64())
-        return pc.divide(hours, _MICROS_PER_HOUR)
-    years = pc.subtract(pc.year(column), 1970)
-    if transform == "year":
-        return years
-    return pc.add(pc.multiply(years, 12), pc.subtract(pc.month(column), 1))
-
-
-def _group_ids(keys: list[pa.Array]) -> pa.Array:
-    """One int64 per row, equal exactly when every partition key is equal (nulls included)."""
-    group: pa.Array | None = None
-    for key in keys:
-        encoded = pc.dictionary_encode(key, null_encoding="encode")
-        indices = encoded.indices.cast(pa.int64())
-        if group is None:
-            group = indices
-        else:
-            combined = pc.add(pc.multiply(group, len(encoded.dictionary)), indices)
-            # Re-encoding keeps ids dense so many partition fields cannot overflow int64.
-            group = pc.dictionary_encode(combined).indices.cast(pa.int64())
-    assert group is not None
-    return group
-
-
-def _human_value(transform: str, value: Any) -> Any:
-    """A JSON-friendly partition value, spelled like Iceberg spells partition paths."""
-    if value is None:
-        return None
-    if transform == "year":
-        return f"{1970 + value:04d}"
-    if transform == "month":
-        year, month = divmod(value, 12)
-        return f"{1970 + year:04d}-{month + 1:02d}"
-    if transform == "day":
-        return (_EPOCH_DATE + _dt.timedelta(days=value)).isoformat()
-    if transform == "hour":
-        days, hour = divmod(value, 24)
-        return f"{(_EPOCH_DATE + _dt.timedelta(days=days)).isoformat()}-{hour:02d}"
-    if isinstance(value, _dt.date | _dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
