@@ -89,10 +89,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-# The one loop left: a contract holds its quality rules and the quality checks read contracts
-# (under TYPE_CHECKING); it goes once the rule model leaves contracts/quality.py. Only this one
-# edge is left out of the graph; every other loop fails the test.
-KNOWN = {(f"{PACKAGE}.contracts.quality", f"{PACKAGE}.contracts.model")}
+# Edges left out of the graph on purpose (none today): every loop fails the test.
+KNOWN: set[tuple[str, str]] = set()
 
 
 def test_the_package_has_no_import_cycle() -> None:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    from airflow_provider_dativo.contracts.model import Contract
+from typing import Any, Final
 
 OPERATORS: Final = (
     "mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
@@ -157,7 +154,9 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def rules_of(contract: Contract) -> tuple[QualityRule, ...]:
+def rules_of(contract: object) -> tuple[QualityRule, ...]:
+    """A contract's rules (typed as ``object`` so this module needs no contract import: the
+    contract model imports ``QualityRule`` from here)."""
     return getattr(contract, "quality", ())
 
 

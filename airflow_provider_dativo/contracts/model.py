@@ -36,12 +36,12 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Final
 
+from airflow_provider_dativo.contracts._quality_rule import QualityRule
 from airflow_provider_dativo.contracts._types import (
     INGEST_DATE,
     canonical_type,
 )
 from airflow_provider_dativo.contracts.partitioning import PartitionField
-from airflow_provider_dativo.contracts.quality import QualityRule
 from airflow_provider_dativo.errors import ConfigIssue
 
 # Fixed namespace so derived ids are identical on every machine and release.
