@@ -44,3 +44,15 @@ def open_catalog(name: str, properties: Mapping[str, str]) -> Catalog:
                      name, type(exc).__name__, delay)
             time.sleep(delay)
     return load_catalog(name, **dict(properties))  # the last attempt: its error is raised
+
+
+def retryable(exc: BaseException) -> bool:
+    """Another writer got in first: a commit conflict, an unknown commit outcome (the next
+    attempt finds the run id if it did land) or a catalog database locked by that writer
+    (SQLite). Worth another attempt on fresh metadata."""
+    from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
+
+    if isinstance(exc, CommitFailedException | CommitStateUnknownException):
+        return True
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
