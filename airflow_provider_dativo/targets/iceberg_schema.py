@@ -60,7 +60,7 @@ def create_table(catalog: Catalog, identifier: str, schema: pa.Schema,
 
 def reconcile(table: Table, identifier: str, schema: pa.Schema,
           partitioning: Sequence[PartitionSpecField],
-          properties: Mapping[str, str]) -> Table:
+          wanted: Mapping[str, str]) -> Table:
     """Bring an existing table up to the contract: compatible schema changes, governance
     properties and column docs, in one transaction; a change Iceberg cannot make raises."""
     check_partitioning(table, identifier, partitioning)
@@ -73,15 +73,12 @@ def reconcile(table: Table, identifier: str, schema: pa.Schema,
             "(Iceberg only evolves by adding optional columns, widening types and relaxing "
             "required columns)"
         )
-    properties = {
-        k: v
-        for k, v in properties.items()
-        if k not in _RESERVED_PROPERTIES and table.properties.get(k) != v
-    }
+    properties = {k: v for k, v in wanted.items()
+                  if k not in _RESERVED_PROPERTIES and table.properties.get(k) != v}
     # Column governance follows the contract: a column's property the contract no longer
     # gives (classification dropped, column removed) goes, rather than misleading readers.
     stale = sorted(k for k in table.properties
-                   if k.startswith(COLUMN_PREFIX) and k not in properties)
+                   if k.startswith(COLUMN_PREFIX) and k not in wanted)
     docs = column_docs(schema)
     if not changes and not properties and not stale and not changed_docs(table.schema(),
                                                                           docs):
@@ -114,6 +111,7 @@ def reconcile(table: Table, identifier: str, schema: pa.Schema,
         log.info("updated column docs of Iceberg table %s: %s", identifier,
                  ", ".join(doc_changes))
     return updated
+
 
 def check_partitioning(table: Table, identifier: str,
                    partitioning: Sequence[PartitionSpecField]) -> None:
