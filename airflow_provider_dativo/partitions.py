@@ -197,7 +197,7 @@ def read_part_manifest(job: JobSpec, run_id: str, part: Mapping[str, Any]) -> di
 
 def gather(job: JobSpec, run_id: str, parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The manifest of the whole run, from every part's: ``runner.load_step`` commits it once."""
-    from airflow_provider_dativo.runner import _write_manifest
+    from airflow_provider_dativo.run_manifest import write_manifest
     from airflow_provider_dativo.targets.registry import staging_storage
 
     if open_job_target(job).is_committed(run_id):
@@ -234,7 +234,7 @@ def gather(job: JobSpec, run_id: str, parts: Sequence[Mapping[str, Any]]) -> dic
         merged["quarantine_table"] = {"table": tables[0]["table"], "files": files,
                                       "rows": sum(f["rows"] for f in files)}
     storage = staging_storage(job, job.resolved_target_connection(), staging_root(job))
-    _write_manifest(run_folder(job, run_id), merged, storage)
+    write_manifest(run_folder(job, run_id), merged, storage)
     return merged
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import pyarrow as pa
 
 from airflow_provider_dativo.contracts.quality import split_results
-from airflow_provider_dativo.errors import DativoError, TargetError
+from airflow_provider_dativo.errors import ConfigIssue, DativoError, TargetError
 from airflow_provider_dativo.targets import iceberg_history as history
 from airflow_provider_dativo.targets import iceberg_schema as schemas
 from airflow_provider_dativo.targets.base import (
@@ -29,11 +29,22 @@ from airflow_provider_dativo.targets.base import (
     Base,
     CommitHead,
     CommitResult,
+    Description,
     StagedFile,
     safe_run_id,
     writer_refused,
 )
-from airflow_provider_dativo.targets.iceberg_catalog import open_catalog, retryable
+from airflow_provider_dativo.targets.binding import (
+    TableShape,
+    raise_issues,
+    tenant_namespace,
+    writer_of,
+)
+from airflow_provider_dativo.targets.iceberg_catalog import (
+    iceberg_catalog_properties,
+    open_catalog,
+    retryable,
+)
 from airflow_provider_dativo.targets.iceberg_files import remove_run_orphans
 from airflow_provider_dativo.targets.iceberg_history import (  # noqa: F401 - where they were
     PROPERTY_COMMITS,
@@ -58,6 +69,8 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
+    from airflow_provider_dativo.config.specs import JobSpec
+
 log = logging.getLogger(__name__)
 
 
@@ -80,16 +93,10 @@ class IcebergTarget:
     commit_attempts = 5
     retry_backoff_seconds = 0.1
 
-    def __init__(
-        self,
-        settings: IcebergSettings,
-        schema: pa.Schema,
-        partitioning: Sequence[PartitionFieldLike] = (),
-        table_properties: Mapping[str, str] | None = None,
-        write_mode: str = "append",
-        primary_key: Sequence[str] = (),
-        writer: str | None = None,
-    ) -> None:
+    def __init__(self, settings: IcebergSettings, schema: pa.Schema,
+                 partitioning: Sequence[PartitionFieldLike] = (),
+                 table_properties: Mapping[str, str] | None = None, write_mode: str = "append",
+                 primary_key: Sequence[str] = (), writer: str | None = None) -> None:
         """``writer`` names the job (and stream) whose commits and state this target reads and
         writes; None reads and writes commits that name no writer, as earlier versions did."""
         if not settings.namespace or not settings.table:
@@ -119,19 +126,29 @@ class IcebergTarget:
     def partitioning(self) -> tuple[PartitionSpecField, ...]:
         return self._partitioning
 
+    def describe(self) -> Description:
+        """Snapshots carry the run id and state; the rows are the current snapshot's."""
+        table = self.load_table()
+        snapshot = table.current_snapshot()
+        facts = [("location", table.location()), ("snapshots", str(len(table.snapshots())))]
+        if snapshot is not None:
+            summary = history.snapshot_summary(snapshot)
+            facts += [("current snapshot", str(snapshot.snapshot_id)),
+                      ("committed by run", summary.get(SUMMARY_RUN_ID, "-"))]
+        facts.append(("partitioning", str(table.spec())))
+        return Description(tuple(facts), table.scan().to_arrow())
+
     # -- catalog access ---------------------------------------------------------------------
 
     def catalog(self) -> Catalog:
         if self._catalog is None:
             try:
-                self._catalog = open_catalog(
-                    self._settings.catalog_name, self._settings.catalog_properties
-                )
+                self._catalog = open_catalog(self._settings.catalog_name,
+                                             self._settings.catalog_properties)
             except Exception as exc:
-                raise TargetError(
-                    f"cannot load Iceberg catalog {self._settings.catalog_name!r}: {exc}; "
-                    "check the catalog properties of the connection"
-                ) from exc
+                raise TargetError(f"cannot load Iceberg catalog {self._settings.catalog_name!r}: "
+                                  f"{exc}; check the catalog properties of the connection"
+                                  ) from exc
         return self._catalog
 
     def load_table(self) -> Table:
@@ -142,10 +159,9 @@ class IcebergTarget:
         try:
             table = catalog.load_table(self.table_identifier)
         except NoSuchTableError as exc:
-            raise TargetError(
-                f"Iceberg table {self.table_identifier} does not exist; run prepare() "
-                "(the job's validate task) before extracting or loading"
-            ) from exc
+            raise TargetError(f"Iceberg table {self.table_identifier} does not exist; run "
+                              "prepare() (the job's validate task) before extracting or "
+                              "loading") from exc
         except Exception as exc:
             raise TargetError(f"cannot load Iceberg table {self.table_identifier}: {exc}") from exc
         self._table = table
@@ -174,22 +190,20 @@ class IcebergTarget:
                         self._table = created
                         return
                     table = catalog.load_table(self.table_identifier)
-                self._table = self._reconcile(table)
+                self._table = schemas.reconcile(table, self.table_identifier, self._schema,
+                                                self._partitioning, self._table_properties)
                 return
             except DativoError:
                 raise
             except Exception as exc:
                 if not retryable(exc):
-                    raise TargetError(
-                        f"cannot prepare Iceberg table {self.table_identifier}: {exc}"
-                    ) from exc
+                    raise TargetError(f"cannot prepare Iceberg table {self.table_identifier}: "
+                                      f"{exc}") from exc
                 last_error = exc
                 if attempt + 1 < self.commit_attempts:
                     self._backoff(attempt)
-        raise TargetError(
-            f"cannot prepare Iceberg table {self.table_identifier}: other writers kept changing it "
-            f"({last_error}); retry the task"
-        )
+        raise TargetError(f"cannot prepare Iceberg table {self.table_identifier}: other writers "
+                          f"kept changing it ({last_error}); retry the task")
 
     def check(self) -> str:
         """The catalog answers and the namespace exists, created when missing; no table is
@@ -229,11 +243,6 @@ class IcebergTarget:
         return schemas.create_table(catalog, self.table_identifier, self._schema,
                                     self._partitioning, self._table_properties)
 
-    def _reconcile(self, table: Table) -> Table:
-        return schemas.reconcile(table, self.table_identifier, self._schema, self._partitioning,
-                                 self._table_properties)
-
-
     # -- staging ----------------------------------------------------------------------------
 
     def data_location(self, run_id: str) -> str:
@@ -249,20 +258,15 @@ class IcebergTarget:
         except DativoError:
             raise
         except Exception as exc:
-            raise TargetError(
-                f"cannot create {path} for Iceberg table {self.table_identifier}: {exc}"
-            ) from exc
+            raise TargetError(f"cannot create {path} for Iceberg table {self.table_identifier}: "
+                              f"{exc}") from exc
         return cast(BinaryIO, stream)
 
     def staged_writer(self, run_id: str, **options: Any) -> StagedParquetWriter:
         """A writer for this run's data files, partitioned the way the table is."""
-        return StagedParquetWriter(
-            self.data_location(run_id),
-            self._schema,
-            partition_by=self._partitioning,
-            open_output=self.open_output,
-            **options,
-        )
+        return StagedParquetWriter(self.data_location(run_id), self._schema,
+                                   partition_by=self._partitioning, open_output=self.open_output,
+                                   **options)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -281,15 +285,9 @@ class IcebergTarget:
 
     # -- commit -----------------------------------------------------------------------------
 
-    def commit(
-        self,
-        files: Sequence[StagedFile],
-        state: Mapping[str, Any] | None,
-        run_id: str,
-        *,
-        base: Base = UNKNOWN_BASE,
-        quarantine: Mapping[str, Any] | None = None,
-    ) -> CommitResult:
+    def commit(self, files: Sequence[StagedFile], state: Mapping[str, Any] | None, run_id: str,
+               *, base: Base = UNKNOWN_BASE, quarantine: Mapping[str, Any] | None = None
+               ) -> CommitResult:
         """Add staged files and state to the table as one snapshot; a known run id is a no-op.
 
         Zero files still produce a snapshot (pyiceberg's fast append writes an empty ``append``
@@ -351,31 +349,18 @@ class IcebergTarget:
                         f"nothing was committed: {exc}"
                     ) from exc
                 last_error = exc
-                log.warning(
-                    "commit of run %s to %s conflicted with another writer (attempt %d/%d): %s",
-                    run_id,
-                    self.table_identifier,
-                    attempt + 1,
-                    self.commit_attempts,
-                    exc,
-                )
+                log.warning("commit of run %s to %s conflicted with another writer (attempt "
+                            "%d/%d): %s", run_id, self.table_identifier, attempt + 1,
+                            self.commit_attempts, exc)
                 if attempt + 1 < self.commit_attempts:
                     self._backoff(attempt)
                 continue
             added = history.as_int(history.snapshot_summary(snapshot).get("added-records"))
             if added != rows:
-                log.warning(
-                    "run %s: staged files declare %d rows but Iceberg counted %d",
-                    run_id,
-                    rows,
-                    added,
-                )
-            return CommitResult(
-                table=self.table_identifier,
-                rows=rows,
-                committed=True,
-                snapshot_id=snapshot.snapshot_id,
-            )
+                log.warning("run %s: staged files declare %d rows but Iceberg counted %d",
+                            run_id, rows, added)
+            return CommitResult(table=self.table_identifier, rows=rows, committed=True,
+                                snapshot_id=snapshot.snapshot_id)
         raise TargetError(
             f"cannot commit run {run_id!r} to Iceberg table {self.table_identifier}: other writers "
             f"committed first {self.commit_attempts} times ({last_error}); retry the load task, "
@@ -431,3 +416,33 @@ class IcebergTarget:
         delay = self.retry_backoff_seconds * (2**attempt)
         time.sleep(delay + random.uniform(0, delay / 2))
 
+
+# -- from a job (see targets.registry) ---------------------------------------------------------
+KEEPS_QUARANTINE_TABLE = True
+
+
+def job_issues(job: JobSpec) -> list[ConfigIssue]:
+    """The job's write mode against its contract: upsert and replace need a primary key."""
+    try:
+        check_write_mode(job.write_mode, job.contract.primary_key)
+    except TargetError as exc:
+        return [ConfigIssue(job.file, str(exc), None, "target.write_mode")]
+    return []
+
+
+def storage_properties(job: JobSpec, connection: Mapping[str, Any]) -> dict[str, str]:
+    """The catalog's FileIO properties, which also reach an object-storage staging root."""
+    return iceberg_catalog_properties(job.root, connection)[1]
+
+
+def from_job(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None
+             ) -> IcebergTarget:
+    name, props = iceberg_catalog_properties(job.root, connection)
+    if shape is None:
+        raise_issues(job_issues(job))  # named with the job file, before the target refuses it
+        shape = TableShape.of_job(job)
+    settings = IcebergSettings(catalog_name=name, catalog_properties=props,
+                               namespace=tenant_namespace(job, connection), table=shape.table)
+    return IcebergTarget(settings, shape.schema, partitioning=shape.partitioning,
+                         table_properties=shape.properties, write_mode=shape.write_mode,
+                         primary_key=shape.primary_key, writer=writer_of(job))
