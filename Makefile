@@ -48,6 +48,8 @@ demo: install
 	$(DEMO_ENV) $(BIN)/airflow db migrate > /dev/null
 	@echo "== airflow dags test dativo__acme__orders: validate -> extract -> load"
 	$(DEMO_ENV) $(BIN)/airflow dags test dativo__acme__orders
+	@echo "== the run as Airflow recorded it: each task's state and duration, the rows landed"
+	$(DEMO_ENV) $(BIN)/python -m airflow_provider_dativo.operators.run_summary dativo__acme__orders
 	@echo "== what landed in Iceberg"
 	$(DEMO_ENV) $(BIN)/dativo show jobs/acme/orders.yaml
 

@@ -28,7 +28,8 @@ from airflow_provider_dativo.cli_output import (
     styled,
 )
 from airflow_provider_dativo.config.loader import KINDS, ConfigRoot
-from airflow_provider_dativo.errors import ConfigError, DativoError
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue, DativoError
+from airflow_provider_dativo.run_manifest import RunManifest
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.config.specs import JobSpec
@@ -42,6 +43,7 @@ def _root(args: argparse.Namespace) -> ConfigRoot:
 def cmd_validate(args: argparse.Namespace) -> int:
     root = _root(args)
     report = root.validate([Path(p) for p in args.paths] if args.paths else None)
+    report.issues["job"] += _target_rule_issues(root, report.files["job"], report.issues["job"])
     for kind in KINDS:
         files, issues = report.files[kind], report.issues[kind]
         bad = {i.file for i in issues}
@@ -70,6 +72,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     console.print(styled((f"{len(issues)} error(s)", "red"),
                          "; fix them and run `dativo validate` again"))
     return 1
+
+
+def _target_rule_issues(root: ConfigRoot, files: list[str],
+                        found: list[ConfigIssue]) -> list[ConfigIssue]:
+    """The target rules of each job that loaded (write mode against the primary key, targets
+    that only append, markdown_kv options, quarantine_table), which otherwise fail at run time."""
+    from airflow_provider_dativo.targets.registry import job_issues
+
+    invalid = {issue.file for issue in found}
+    issues: list[ConfigIssue] = []
+    for path in root.job_files():
+        shown = root.display(path)
+        if shown not in files or shown in invalid or str(path) in invalid:
+            continue
+        try:
+            streams = root.load_streams(path)
+        except ConfigError:
+            continue  # reported by the validation itself
+        for job in streams:
+            issues += [i for i in job_issues(job) if i not in issues]
+    return issues
 
 
 def asset_label(root: ConfigRoot, job: JobSpec) -> str:
@@ -149,31 +172,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         results = [(job, *(_run_parts(job, run_id, args.parallel) if job.partitions
                            else _run_stream(job, run_id))) for job in streams]
     table = Table(title="run summary", show_header=False)
-    for job, manifest, result, wall in results:
+    for job, run, result, wall in results:
         if job.stream:
             table.add_section()
             table.add_row("stream", job.stream)
         table.add_row("table", result.table)
-        if manifest.get("parts"):
-            table.add_row("parts", f"{manifest['parts']} part(s), {args.parallel} at once")
+        if run.parts:
+            table.add_row("parts", f"{run.parts} part(s), {args.parallel} at once")
         table.add_row("rows committed", f"{result.rows:,}" if result.committed else "0 (already "
                       "committed)")
-        table.add_row("rows rejected", f"{manifest['rejected']:,}")
-        if manifest.get("skipped"):
-            table.add_row("rows skipped", f"{manifest['skipped']:,} at or below the committed "
-                          "cursor")
-        if manifest.get("null_cursor"):
-            table.add_row("NULL cursor", f"{manifest['null_cursor']:,} rows read (no cursor "
-                          "value)")
-        if manifest.get("rule_counts"):
+        table.add_row("rows rejected", f"{run.rejected:,}")
+        if run.skipped:
+            table.add_row("rows skipped", f"{run.skipped:,} at or below the committed cursor")
+        if run.null_cursor:
+            table.add_row("NULL cursor", f"{run.null_cursor:,} rows read (no cursor value)")
+        if run.rule_counts:
             table.add_row("rules broken", ", ".join(f"{k}={v}" for k, v in
-                                                    sorted(manifest["rule_counts"].items())))
-        if manifest.get("quarantine"):
-            table.add_row("quarantine", "\n".join(manifest["quarantine"]))
+                                                    sorted(run.rule_counts.items())))
+        if run.quarantine:
+            table.add_row("quarantine", "\n".join(run.quarantine))
         table.add_row("snapshot", str(result.snapshot_id))
         # the extract alone (read, check, stage), as the manifest records it; a manifest
         # written before the key existed has it only as "seconds"
-        extract = manifest.get("extract_seconds", manifest.get("seconds"))
+        extract = run.seconds if run.extract_seconds is None else run.extract_seconds
         table.add_row("extract seconds", "-" if extract is None else f"{extract:.3f}")
         table.add_row("wall seconds", f"{wall:.3f}")
     if len(results) > 1 or args.check:
@@ -189,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_parts(job: JobSpec, run_id: str,
-               parallel: int) -> tuple[dict[str, Any], CommitResult, float]:
+               parallel: int) -> tuple[RunManifest, CommitResult, float]:
     """A partitioned stream: its parts extracted in ``parallel`` processes, one commit; the
     wall seconds of both."""
     from airflow_provider_dativo import partitions
@@ -202,10 +223,10 @@ def _run_parts(job: JobSpec, run_id: str,
 
     started = time.monotonic()
     manifest, result = partitions.run_parts(job, run_id, parallel=parallel, on_part=done)
-    return manifest, result, time.monotonic() - started
+    return RunManifest.from_dict(manifest), result, time.monotonic() - started
 
 
-def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult, float]:
+def _run_stream(job: JobSpec, run_id: str) -> tuple[RunManifest, CommitResult, float]:
     """Extract (with a progress bar) and load one stream of a job; the wall seconds of both."""
     from airflow_provider_dativo import runner
 
@@ -224,8 +245,8 @@ def _run_stream(job: JobSpec, run_id: str) -> tuple[dict[str, Any], CommitResult
             bar.update(task, rows=f"{p.rows_valid:,}", rate=f"{p.rows_per_s:,.0f}",
                        rejected=f"{p.rows_rejected:,}")
 
-        manifest = runner.extract_step(job, run_id, progress=show)
-        bar.update(task, total=1, completed=1, rows=f"{manifest['rows']:,}")
+        manifest = runner.extract_run(job, run_id, progress=show)
+        bar.update(task, total=1, completed=1, rows=f"{manifest.rows:,}")
     result = runner.load_step(job, manifest)
     return manifest, result, time.monotonic() - started
 
@@ -264,27 +285,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     console.print(_governance_tables(job))
     if args.governance:
         return 0
-    target: Any = runner.open_job_target(job)
+    target = runner.open_job_target(job)
     info = Table(title=f"{job.dag_id} → {target.table_identifier}", show_header=False)
     info.add_row("table", target.table_identifier)
     info.add_row("asset", asset_label(root, job))
-    data = None
-    if hasattr(target, "load_table"):  # Iceberg: snapshots carry the run id and state
-        table = target.load_table()
-        snapshot = table.current_snapshot()
-        data = table.scan().to_arrow()
-        info.add_row("location", table.location())
-        info.add_row("snapshots", str(len(table.snapshots())))
-        if snapshot is not None:
-            summary = snapshot.summary.additional_properties if snapshot.summary else {}
-            info.add_row("current snapshot", str(snapshot.snapshot_id))
-            info.add_row("committed by run", summary.get("dativo.run-id", "-"))
-        info.add_row("partitioning", str(table.spec()))
-    else:  # file targets: commit markers list what each run committed
-        info.add_row("location", str(getattr(target, "root", "-")))
-        info.add_row("committed files", str(len(target.committed_paths())))
-        if hasattr(target, "read_table"):
-            data = target.read_table()
+    described = target.describe()
+    for label, value in described.facts:
+        info.add_row(label, value)
+    data = described.data
     info.add_row("state", json.dumps(target.read_state(), sort_keys=True)[:200])
     from airflow_provider_dativo.quality_gate import committed_results, result_lines
 

@@ -18,12 +18,10 @@ get a part of their own.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
 from airflow_provider_dativo.config.partitions import PartitionSpec
@@ -177,27 +175,23 @@ def _json(value: Any) -> Any:
 
 # -- gather ----------------------------------------------------------------------------------
 def read_part_manifest(job: JobSpec, run_id: str, part: Mapping[str, Any]) -> dict[str, Any]:
+    from airflow_provider_dativo.run_manifest import MANIFEST_FILE, read_manifest
     from airflow_provider_dativo.targets.registry import staging_storage
 
-    path = f"{part_folder(job, run_id, part)}/manifest.json"
+    folder = part_folder(job, run_id, part)
     storage = staging_storage(job, job.resolved_target_connection(), staging_root(job))
     try:
-        if storage is not None:
-            text = storage.read_bytes(path).decode()
-        else:
-            text = Path(path.removeprefix("file://")).read_text()
+        return read_manifest(folder, storage).to_dict()
     except (FileNotFoundError, OSError) as exc:
         raise TargetError(
-            f"part {part['index']} of {part['of']} of run {run_id!r} has no manifest ({path}: "
-            f"{exc}); its extract did not finish, so nothing of the run was committed: run that "
-            "part's extract again, then load") from None
-    manifest: dict[str, Any] = json.loads(text)
-    return manifest
+            f"part {part['index']} of {part['of']} of run {run_id!r} has no manifest "
+            f"({folder}/{MANIFEST_FILE}: {exc}); its extract did not finish, so nothing of the "
+            "run was committed: run that part's extract again, then load") from None
 
 
 def gather(job: JobSpec, run_id: str, parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The manifest of the whole run, from every part's: ``runner.load_step`` commits it once."""
-    from airflow_provider_dativo.runner import _write_manifest
+    from airflow_provider_dativo.run_manifest import write_manifest
     from airflow_provider_dativo.targets.registry import staging_storage
 
     if open_job_target(job).is_committed(run_id):
@@ -234,7 +228,7 @@ def gather(job: JobSpec, run_id: str, parts: Sequence[Mapping[str, Any]]) -> dic
         merged["quarantine_table"] = {"table": tables[0]["table"], "files": files,
                                       "rows": sum(f["rows"] for f in files)}
     storage = staging_storage(job, job.resolved_target_connection(), staging_root(job))
-    _write_manifest(run_folder(job, run_id), merged, storage)
+    write_manifest(run_folder(job, run_id), merged, storage)
     return merged
 
 

@@ -10,43 +10,42 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo import quality_gate
-from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
 from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone, restrict
-from airflow_provider_dativo.engines.native.cursor import CursorFilter, inclusive_for, json_value
+from airflow_provider_dativo.engines.native import cursor as cursors
 from airflow_provider_dativo.errors import ContractViolation, DativoError, EngineError, TargetError
 from airflow_provider_dativo.read_ahead import read_ahead
-from airflow_provider_dativo.targets.base import (
-    UNKNOWN_BASE,
-    CommitHead,
-    CommitResult,
-    StagedFile,
-    Target,
-    safe_run_id,
+from airflow_provider_dativo.run_manifest import (  # noqa: F401 - run_folder: its earlier home
+    EXTRACT_KEYS,
+    RunManifest,
+    as_manifest,
+    files_id,
+    part_folder,
+    run_folder,
+    write_manifest,
 )
+from airflow_provider_dativo.targets.base import CommitHead, CommitResult, Target
+from airflow_provider_dativo.targets.binding import staging_root
 from airflow_provider_dativo.targets.file_lock import FileLock, LockHeld
-from airflow_provider_dativo.targets.registry import (
-    open_quarantine_target,
-    open_target,
-    staging_storage,
-)
-from airflow_provider_dativo.targets.storage import Storage
+from airflow_provider_dativo.targets.registry import JobTargets, open_target, open_targets
 
-# pyarrow and the modules built on it are imported inside the steps that use them: a
-# connector starts before they are needed, and its start-up then overlaps their import.
+if TYPE_CHECKING:
+    from airflow_provider_dativo.targets.quarantine import QuarantineSink
+
+# pyarrow and the modules built on it (contracts, targets.quarantine) are imported inside the
+# steps that use them: a connector starts before they are needed, and its start-up then overlaps
+# their import.
 
 log = logging.getLogger(__name__)
 
@@ -89,34 +88,6 @@ def log_progress(every_s: float = PROGRESS_EVERY_S) -> ProgressFn:
 def new_run_id() -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     return f"cli__{now}__{uuid.uuid4().hex[:8]}"
-
-
-def staging_root(job: JobSpec) -> str:
-    return job.staging_root or os.environ.get("DATIVO_STAGING") or str(
-        job.root / ".dativo" / "staging")
-
-
-def run_folder(job: JobSpec, run_id: str) -> str:
-    # the streams of one job share a run id: each keeps its quarantine and manifest apart
-    name = job.name if job.stream is None else f"{job.name}/{safe_run_id(job.stream)}"
-    folder = f"{staging_root(job).rstrip('/')}/{job.tenant_id}/{name}/{safe_run_id(run_id)}"
-    if not paths.is_local(folder) or (not job.staging_root and os.environ.get("DATIVO_STAGING")):
-        return folder  # an object store, or the operator's own folder
-    # the job's or the default folder: a link may have appeared since validation
-    return str(paths.resolve_for_job(job.file, job.root, folder, "staging.root"))
-
-
-def part_folder(job: JobSpec, run_id: str, part: Mapping[str, Any] | None) -> str:
-    """Where one part of a partitioned run keeps its manifest and quarantine (the run's folder
-    for a run in one part)."""
-    folder = run_folder(job, run_id)
-    return folder if part is None else f"{folder}/parts/part-{int(part['index']):05d}"
-
-
-def files_id(run_id: str, part: Mapping[str, Any] | None) -> str:
-    """The name a run's staged files are written under: the run id, and the part's index for a
-    part, so a retried part writes its own files again and no part's files mix with another's."""
-    return run_id if part is None else f"{run_id}.part-{int(part['index']):05d}"
 
 
 def open_job_target(job: JobSpec) -> Target:
@@ -200,6 +171,14 @@ def validate_step(job: JobSpec) -> dict[str, Any]:
 def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None,
                  progress: ProgressFn | None = None,
                  part: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``extract_run``'s manifest in its dict form, as XCom carries it."""
+    return extract_run(job, run_id, ingest_date=ingest_date, progress=progress,
+                       part=part).to_dict()
+
+
+def extract_run(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None,
+                progress: ProgressFn | None = None,
+                part: Mapping[str, Any] | None = None) -> RunManifest:
     """Read the source, check the contract, stage Parquet; returns the run's manifest.
 
     With ``part`` (a descriptor from ``partitions.plan_step``) only that part of the source is
@@ -213,18 +192,17 @@ def extract_step(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = Non
     pending = PendingState()
     reader = read_ahead(_read_source(source, stream, pending))
     try:
-        target = open_job_target(job)
-        target.prepare()
-        if target.is_committed(run_id):
+        targets = open_targets(job)
+        targets.data.prepare()
+        if targets.data.is_committed(run_id):
             log.info("run %s is already committed to %s; nothing to extract", run_id, job.table)
-            return {"job": job.dag_id, "run_id": run_id, "already_committed": True,
-                    "files": [], "rows": 0, "rejected": 0, "state": None}
+            return RunManifest.committed_already(job.dag_id, run_id)
         # the state and the commit it came from, read at once: load refuses the commit if this
         # job commits again meanwhile (another run of it), instead of committing stale state
-        head = target.committed_head()
+        head = targets.data.committed_head()
         previous = head.state or {}
         pending.set(previous.get("source"))
-        return _extract(job, run_id, target, previous, reader, ingest_date=ingest_date,
+        return _extract(job, run_id, targets, previous, reader, ingest_date=ingest_date,
                         progress=progress, base=head.run_id, part=part)
     finally:
         pending.cancel()  # no-op once set; else stops a connector still waiting for it
@@ -240,15 +218,12 @@ def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[Re
         yield from source.read(stream, pending.wait())
 
 
-def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, Any],
+def _extract(job: JobSpec, run_id: str, targets: JobTargets, previous: Mapping[str, Any],
              reader: Iterable[ReadItem], *, ingest_date: dt.date | None,
              progress: ProgressFn | None, base: str | None = None,
-             part: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    import pyarrow as pa
-
-    from airflow_provider_dativo.contracts import check_batch
+             part: Mapping[str, Any] | None = None) -> RunManifest:
     from airflow_provider_dativo.contracts.unsent import UnsentColumns
-    from airflow_provider_dativo.targets.quarantine import QuarantineSink, manifest_entry
+    from airflow_provider_dativo.targets import quarantine as quarantines
 
     folder = part_folder(job, run_id, part)
     written_as = files_id(run_id, part)
@@ -256,26 +231,13 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     rule_counts: dict[str, int] = {}
     source_state = previous.get("source")
     report = progress or log_progress()
-    cursor = _cursor_filter(job, previous)
-
-    data = target.staged_writer(written_as, **_writer_options(job))
-    # resolved once: ${conn:...} references may ask Airflow's connections
-    connection = job.resolved_target_connection()
-    quarantine_target = open_quarantine_target(job, connection)
-    if quarantine_target is not None:
-        quarantine_target.prepare()
-    # rows that broke the contract, and input that never became rows, differ in shape
-    storage = staging_storage(job, connection, staging_root(job))
-    rejects = QuarantineSink(folder, run_id, None if quarantine_target is None else
-                             lambda: quarantine_target.staged_writer(written_as),
-                             open_output=None if storage is None else storage.open_output)
-    unparsed: list[RejectedRecords] = []
-    quarantine = rejects.write
-
+    cursor = cursors.for_job(job, previous)
+    data = targets.data.staged_writer(written_as, **_writer_options(job))
+    rejects = quarantines.open_sink(targets, folder, run_id, written_as)
     finished = False  # the source has sent its last rows and the files are closed
     unsent = UnsentColumns(job.contract, job.asset_file)  # columns no batch of the run had
     try:
-        for item in reader:
+        for item in reader:  # read
             if isinstance(item, StateUpdate):
                 source_state = dict(item.state)
                 continue
@@ -285,39 +247,19 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
                 finished = True
                 continue
             if isinstance(item, RejectedRecords):
-                stats.rows_read += len(item.raw)
-                stats.rows_rejected += len(item.raw)
-                rule_counts["parse"] = rule_counts.get("parse", 0) + len(item.raw)
-                if job.validation_mode == "strict":
-                    raise ContractViolation(
-                        f"{len(item.raw)} record(s) could not be parsed:\n  "
-                        + "\n  ".join(item.reasons[:10])
-                        + "\nFix the source, or set validation.mode: warn to quarantine them.")
-                unparsed.append(item)
+                _unparsed(job, item, stats, rule_counts, rejects)
                 continue
             if finished:
                 raise EngineError(f"source of {job.dag_id} sent rows after it said it had sent "
                                   "its last; nothing was committed")
             stats.rows_read += item.num_rows
             unsent.saw(item.schema.names)
-            result = check_batch(item, job.contract, ingest_date=ingest_date)
-            for rule, count in result.rule_counts.items():
-                rule_counts[rule] = rule_counts.get(rule, 0) + count
-            if result.rejected is not None and result.rejected.num_rows:
-                stats.rows_rejected += result.rejected.num_rows
-                if job.validation_mode == "strict":
-                    summary = ", ".join(f"{r}={n}" for r, n in sorted(result.rule_counts.items()))
-                    raise ContractViolation(
-                        f"contract '{job.contract.name}' refused {result.rejected.num_rows} "
-                        f"row(s) ({summary}). Fix the source, or set validation.mode: warn to "
-                        "quarantine bad rows and load the rest.")
-                quarantine("rows", result.rejected)
-            valid = result.valid
-            if cursor is not None and valid.num_rows:
+            valid = _checked(job, item, stats, rule_counts, rejects, ingest_date)  # check
+            if cursor is not None and valid.num_rows:  # cursor
                 before = valid.num_rows
                 valid = cursor.apply(valid)
                 stats.rows_skipped += before - valid.num_rows
-            if valid.num_rows:
+            if valid.num_rows:  # write
                 data.write(valid)
                 stats.rows_valid += valid.num_rows
             report(stats)
@@ -330,44 +272,30 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
         rejects.abort()
         raise
     files = data.close()  # harmless when already closed
-    if unparsed:
-        raw = [r for item in unparsed for r in item.raw]
-        reasons = [r for item in unparsed for r in item.reasons]
-        quarantine("unparsed", pa.record_batch({"_dativo_raw": raw, "_dativo_reason": reasons,
-                                                "_dativo_rules": ["parse"] * len(raw)}))
     quarantine_files, quarantine_table_files = rejects.close()
 
     state: dict[str, Any] = {}
     if source_state is not None:
         state["source"] = source_state
-    if cursor is not None and cursor.newest is not None:
-        state["cursor"] = json_value(cursor.newest)
-    elif previous.get("cursor") is not None:
-        state["cursor"] = previous["cursor"]  # a cursor the run does not apply is kept as is
-    manifest = {
-        "job": job.dag_id,
-        "run_id": run_id,
-        "table": job.table,
-        "files": [asdict(f) for f in files],
-        "rows": stats.rows_valid,
-        "rows_read": stats.rows_read,
-        "rejected": stats.rows_rejected,
-        "skipped": stats.rows_skipped,
-        "null_cursor": 0 if cursor is None else cursor.null_cursor,
-        "unsent_columns": list(unsent.missing),
-        "rule_counts": rule_counts,
-        "quarantine": quarantine_files,
-        "state": state or None,
-        "base_run_id": base,  # the job's commit that state was read from (None: the first)
-        "extract_seconds": (extract_seconds := round(time.monotonic() - stats.started, 3)),
-        "seconds": extract_seconds,  # the old name of extract_seconds, for in-flight readers
-    }
-    if part is not None:
-        manifest["part"] = {"index": part["index"], "of": part["of"]}
-    if quarantine_target is not None:
-        manifest["quarantine_table"] = manifest_entry(quarantine_target.table_identifier,
-                                                      quarantine_table_files)
-    _write_manifest(folder, manifest, storage)
+    if (newest := cursors.next_state(cursor, previous)) is not None:
+        state["cursor"] = newest
+    keys = EXTRACT_KEYS + (("part",) if part is not None else ()) + (
+        ("quarantine_table",) if targets.quarantine is not None else ())
+    seconds = round(time.monotonic() - stats.started, 3)
+    manifest = RunManifest(
+        job=job.dag_id, run_id=run_id, table=job.table,
+        files=tuple(dataclasses.asdict(f) for f in files), rows=stats.rows_valid,
+        rows_read=stats.rows_read, rejected=stats.rows_rejected, skipped=stats.rows_skipped,
+        null_cursor=0 if cursor is None else cursor.null_cursor,
+        unsent_columns=tuple(unsent.missing), rule_counts=rule_counts,
+        quarantine=tuple(quarantine_files), state=state or None,
+        base_run_id=base,  # the job's commit that state was read from (None: the first)
+        extract_seconds=seconds, seconds=seconds,
+        part=None if part is None else {"index": part["index"], "of": part["of"]},
+        quarantine_table=None if targets.quarantine is None else quarantines.manifest_entry(
+            targets.quarantine.table_identifier, quarantine_table_files),
+        keys=keys)
+    write_manifest(folder, manifest, targets.staging)
     log.info("extract of %s staged %s rows in %d file(s), rejected %s, %.0f rows/s",
              job.dag_id, f"{stats.rows_valid:,}", len(files), f"{stats.rows_rejected:,}",
              stats.rows_per_s)
@@ -378,37 +306,42 @@ def _extract(job: JobSpec, run_id: str, target: Target, previous: Mapping[str, A
     return manifest
 
 
-def _cursor_filter(job: JobSpec, previous: Mapping[str, Any]) -> CursorFilter | None:
-    """The run's cursor rule, or None where the runner must not drop rows by cursor.
-
-    An Airbyte or Singer connector's own state is its incremental mechanism: it may send
-    older rows on purpose (a backfill, a late file, a tie it re-sends), and they are loaded.
-    A cursor the contract does not carry is left to the source's state as well.
-    """
-    inc = job.incremental
-    if inc is None or job.source_keeps_state:
-        return None
-    if inc.cursor_field not in job.contract.field_names:
-        log.warning("cursor field %s is not in contract %s; incremental reads rely on the "
-                    "source's own state", inc.cursor_field, job.contract.name)
-        return None
-    return CursorFilter(inc.cursor_field, committed=previous.get("cursor"),
-                        lookback_days=inc.lookback_days, inclusive=inclusive_for(job.write_mode))
+def _unparsed(job: JobSpec, item: RejectedRecords, stats: Progress, rule_counts: dict[str, int],
+              rejects: QuarantineSink) -> None:
+    """Input that never became rows: refused in strict mode, quarantined in warn mode."""
+    stats.rows_read += len(item.raw)
+    stats.rows_rejected += len(item.raw)
+    rule_counts["parse"] = rule_counts.get("parse", 0) + len(item.raw)
+    if job.validation_mode == "strict":
+        raise ContractViolation(
+            f"{len(item.raw)} record(s) could not be parsed:\n  " + "\n  ".join(item.reasons[:10])
+            + "\nFix the source, or set validation.mode: warn to quarantine them.")
+    rejects.unparsed(item.raw, item.reasons)
 
 
-def _write_manifest(folder: str, manifest: Mapping[str, Any], storage: Storage | None) -> None:
-    """Keep the manifest beside the run's quarantine, for audit."""
-    text = json.dumps(manifest, indent=2, default=str)
-    if storage is not None:
-        storage.write_bytes(f"{folder}/manifest.json", text.encode(), overwrite=True)
-        return
-    path = Path(folder.removeprefix("file://"))
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "manifest.json").write_text(text)
+def _checked(job: JobSpec, batch: Any, stats: Progress, rule_counts: dict[str, int],
+             rejects: QuarantineSink, ingest_date: dt.date | None) -> Any:
+    """The batch's rows that keep the contract; the others refuse the run in strict mode and
+    go to quarantine in warn mode."""
+    from airflow_provider_dativo.contracts import check_batch
+
+    result = check_batch(batch, job.contract, ingest_date=ingest_date)
+    for rule, count in result.rule_counts.items():
+        rule_counts[rule] = rule_counts.get(rule, 0) + count
+    if result.rejected is not None and result.rejected.num_rows:
+        stats.rows_rejected += result.rejected.num_rows
+        if job.validation_mode == "strict":
+            summary = ", ".join(f"{r}={n}" for r, n in sorted(result.rule_counts.items()))
+            raise ContractViolation(
+                f"contract '{job.contract.name}' refused {result.rejected.num_rows} "
+                f"row(s) ({summary}). Fix the source, or set validation.mode: warn to "
+                "quarantine bad rows and load the rest.")
+        rejects.write("rows", result.rejected)
+    return result.valid
 
 
 # -- load ------------------------------------------------------------------------------------
-def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
+def load_step(job: JobSpec, manifest: RunManifest | Mapping[str, Any]) -> CommitResult:
     """Commit the staged files and the new state; a run already committed is a no-op.
 
     With a quarantine table, the data commit comes first and records the run's quarantine
@@ -418,24 +351,20 @@ def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
     the entry in the data commit, and the next load of the job commits it before anything else:
     the refused rows land exactly once, and a run id the quarantine table has is a no-op.
     """
-    # resolved once: ${conn:...} references may ask Airflow's connections
-    connection = job.resolved_target_connection()
-    target = open_target(job, connection)
-    quarantine_target = open_quarantine_target(job, connection)
+    run = as_manifest(manifest)
+    targets = open_targets(job)
+    target, quarantine_target = targets.data, targets.quarantine
     if quarantine_target is not None:
         _finish_quarantine(target.committed_head(), quarantine_target, earlier=True)
-    if manifest.get("already_committed"):
+    if run.already_committed:
         return CommitResult(table=job.table, rows=0, committed=False)
-    run_id = manifest["run_id"]
-    entry = manifest.get("quarantine_table") if quarantine_target is not None else None
-    # a manifest from before extract recorded its base is committed unchecked, as then
-    base = manifest.get("base_run_id", UNKNOWN_BASE)
+    entry = run.quarantine_table if quarantine_target is not None else None
     # the contract's quality rules over the staged run: a failed error rule commits nothing
-    quality = quality_gate.check_run(job, manifest, target)
-    result = target.commit(_staged_files(manifest["files"]), quality.state, run_id,
-                           base=base, quarantine=entry)
+    quality = quality_gate.check_run(job, run.to_dict(), target)
+    result = target.commit(run.staged_files(), quality.state, run.run_id, base=run.base,
+                           quarantine=entry)
     if quarantine_target is not None and entry is not None:
-        _finish_quarantine(CommitHead(run_id, None, entry), quarantine_target)
+        _finish_quarantine(CommitHead(run.run_id, None, dict(entry)), quarantine_target)
     verb = "committed" if result.committed else "already committed; nothing to do for"
     log.info("%s %s rows to %s (snapshot %s)", verb, f"{result.rows:,}", result.table,
              result.snapshot_id)
@@ -444,23 +373,10 @@ def load_step(job: JobSpec, manifest: Mapping[str, Any]) -> CommitResult:
 
 
 def _finish_quarantine(head: CommitHead, quarantine_target: Target, earlier: bool = False) -> None:
-    """Commit the quarantine entry the data commit ``head`` recorded, unless already there."""
-    entry = head.quarantine
-    if head.run_id is None or not entry or entry.get("table") != quarantine_target.table_identifier:
-        return
-    try:
-        quarantine_target.commit(_staged_files(entry["files"]), None, head.run_id)
-    except TargetError as exc:
-        if not earlier:
-            raise
-        # the earlier run's files are gone: that must not stop this job's loads for good
-        log.warning("could not commit the quarantine rows of earlier run %s to %s: %s",
-                    head.run_id, entry.get("table"), exc)
+    """The quarantine table's commit of the entry ``head`` recorded (``quarantine.finish``)."""
+    from airflow_provider_dativo.targets.quarantine import finish
 
-
-def _staged_files(entries: list[Mapping[str, Any]]) -> list[StagedFile]:
-    return [StagedFile(path=f["path"], rows=f["rows"], bytes=f["bytes"],
-                       partition=f.get("partition", {})) for f in entries]
+    finish(head, quarantine_target, earlier)
 
 
 def _writer_options(job: JobSpec) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
@@ -18,7 +18,11 @@ from airflow_provider_dativo.config import airflow_refs
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.operators import lineage
+from airflow_provider_dativo.operators.cli_test import failing_at_once
 from airflow_provider_dativo.operators.secrets import AirflowResolver, mask_job_secrets
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.run_manifest import RunManifest
 
 # The runner (pyarrow, pyiceberg, engines) is imported inside execute: DAG files import this
 # module, and parsing should not pay for what only a running task needs.
@@ -68,7 +72,7 @@ class DativoJobOperator(BaseOperator):
         job's connectors run where its hook says (a docker_conn_id's engine)."""
         from airflow_provider_dativo.hooks.connectors import hook_for
 
-        with airflow_refs.using(AirflowResolver()), \
+        with failing_at_once(), airflow_refs.using(AirflowResolver()), \
                 hook_for(job, self.job_file, self.config_root).session():
             yield
 
@@ -143,12 +147,16 @@ class DativoExtractOperator(DativoJobOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         job = self.load_job()
-        logical = context.get("logical_date") or context.get("data_interval_start")
-        from airflow_provider_dativo import runner
+        logical = logical_date(context)
+        from airflow_provider_dativo import run_manifest, runner
 
         with self.resolving(job):
-            return runner.extract_step(job, context["run_id"],
-                                       ingest_date=logical.date() if logical else None)
+            manifest = runner.extract_run(job, context["run_id"],
+                                          ingest_date=logical.date() if logical else None)
+            if logical is not None:
+                # for a load that finds no XCom: `airflow tasks test` keeps none between tasks
+                run_manifest.write_dated(job, logical.isoformat(), manifest)
+        return manifest.to_dict()
 
 
 class DativoLoadOperator(DativoJobOperator):
@@ -164,17 +172,41 @@ class DativoLoadOperator(DativoJobOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         job = self.load_job()
-        manifest = context["ti"].xcom_pull(task_ids=self.extract_task_id)
-        if not manifest:
-            raise AirflowException(f"no manifest from task '{self.extract_task_id}'; "
-                                   "run extract first")
         from airflow_provider_dativo import runner
 
         with self.resolving(job):
+            manifest = self.manifest(context, job)
             result = runner.load_step(job, manifest)
-            self.landed(job, manifest, result)
-        self.publish(context, job, manifest["run_id"], result)
+            self.landed(job, manifest.to_dict(), result)
+        self.publish(context, job, manifest.run_id, result)
         return dataclasses.asdict(result)
+
+    def manifest(self, context: Any, job: JobSpec) -> RunManifest:
+        """The extract's manifest: from XCom, else from staging, where extract keeps it under
+        its run id and its logical date (``airflow tasks test`` keeps no XCom between tasks)."""
+        from airflow_provider_dativo import run_manifest
+
+        pulled = context["ti"].xcom_pull(task_ids=self.extract_task_id)
+        if pulled:
+            return run_manifest.RunManifest.from_dict(pulled)
+        logical = logical_date(context)
+        found = run_manifest.find(job, context["run_id"],
+                                  None if logical is None else logical.isoformat())
+        if found is not None:
+            self.log.info("no manifest in XCom from task '%s'; read the one extract kept in "
+                          "staging for run %s", self.extract_task_id, found.run_id)
+            return found
+        date = "" if logical is None else f" {logical.isoformat()}"
+        raise AirflowException(
+            f"no manifest from task '{self.extract_task_id}' for run {context['run_id']!r}"
+            f"{' (logical date' + date + ')' if date else ''}, neither in XCom nor in staging: "
+            f"run extract for that date first (airflow tasks test {self.dag_id} "
+            f"{self.extract_task_id}{date or ' DATE'}), then this load")
+
+
+def logical_date(context: Any) -> Any:
+    """The run's logical date (its data interval's start for a run without one), or None."""
+    return context.get("logical_date") or context.get("data_interval_start")
 
 
 class DativoConfigErrorOperator(BaseOperator):

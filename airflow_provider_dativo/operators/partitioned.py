@@ -13,6 +13,7 @@ from typing import Any
 from airflow_provider_dativo.operators.dativo import (
     DativoExtractOperator,
     DativoJobOperator,
+    logical_date,
 )
 
 
@@ -43,14 +44,14 @@ class DativoPartExtractOperator(DativoExtractOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         job = self.load_job()
-        logical = context.get("logical_date") or context.get("data_interval_start")
+        logical = logical_date(context)
         from airflow_provider_dativo import runner
 
         with self.resolving(job):
-            manifest = runner.extract_step(job, context["run_id"], part=self.part,
-                                           ingest_date=logical.date() if logical else None)
-        return {"part": self.part["index"], "of": self.part["of"], "rows": manifest["rows"],
-                "rejected": manifest["rejected"], "files": len(manifest["files"])}
+            manifest = runner.extract_run(job, context["run_id"], part=self.part,
+                                          ingest_date=logical.date() if logical else None)
+        return {"part": self.part["index"], "of": self.part["of"], "rows": manifest.rows,
+                "rejected": manifest.rejected, "files": len(manifest.files)}
 
 
 class DativoPartitionedLoadOperator(DativoJobOperator):
@@ -72,10 +73,11 @@ class DativoPartitionedLoadOperator(DativoJobOperator):
         if not parts:
             raise AirflowException(f"no parts from task '{self.plan_task_id}'; run it first")
         from airflow_provider_dativo import partitions, runner
+        from airflow_provider_dativo.run_manifest import RunManifest
 
         with self.resolving(job):
-            manifest = partitions.gather(job, context["run_id"], parts)
+            manifest = RunManifest.from_dict(partitions.gather(job, context["run_id"], parts))
             result = runner.load_step(job, manifest)
-            self.landed(job, manifest, result)
-        self.publish(context, job, manifest["run_id"], result)
+            self.landed(job, manifest.to_dict(), result)
+        self.publish(context, job, manifest.run_id, result)
         return dataclasses.asdict(result)

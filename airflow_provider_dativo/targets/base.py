@@ -87,7 +87,22 @@ class StagedWriter(Protocol):
         """Stop without finishing files; what was written stays uncommitted and unused."""
 
 
+@dataclass(frozen=True)
+class Description:
+    """What ``dativo show`` prints of a target: labelled facts, and its committed rows."""
+
+    facts: tuple[tuple[str, str], ...]
+    data: Any = None  # a pyarrow Table of the committed rows, or None when not readable
+
+
 class Target(Protocol):
+    @property
+    def table_identifier(self) -> str:
+        """The table as messages, manifests and the quarantine entry name it."""
+
+    def describe(self) -> Description:
+        """Where the table is and what its history holds, for ``dativo show``."""
+
     def prepare(self) -> None:
         """Create the namespace and table if they are missing."""
 

@@ -20,8 +20,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
@@ -32,6 +30,7 @@ from airflow_provider_dativo.targets.base import (
     Base,
     CommitHead,
     CommitResult,
+    Description,
     StagedFile,
     safe_run_id,
     writer_refused,
@@ -189,22 +188,9 @@ class CommitLog:
 
     def _write_whole(self, path: str, data: bytes) -> None:
         """Readers see the marker complete or not at all."""
-        if "://" in path and not path.startswith("file://"):
-            # an object store PUT is atomic: the object appears whole
-            self.storage.write_bytes(path, data, overwrite=True)
-            return
-        local = path.removeprefix("file://")
-        os.makedirs(os.path.dirname(local), exist_ok=True)
         # written beside the commits folder, not in it: a file that vanishes while another
         # writer lists the markers fails that listing
-        temps = f"{self.root.removeprefix('file://')}/{TEMP}"
-        os.makedirs(temps, exist_ok=True)
-        temp = f"{temps}/{uuid.uuid4().hex}.tmp"
-        with open(temp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, local)
+        self.storage.write_whole(path, data, temp_dir=f"{self.root.removeprefix('file://')}/{TEMP}")
 
     def _read(self, path: str) -> dict[str, Any]:
         try:
@@ -252,6 +238,11 @@ class MarkedFilesTarget:
     @property
     def root(self) -> str:
         return self.log.root
+
+    def describe(self) -> Description:
+        """Commit markers list what each run committed."""
+        return Description((("location", self.root),
+                            ("committed files", str(len(self.committed_paths())))))
 
     def prepare(self) -> None:
         """Nothing to create up front: folders appear with the first file."""

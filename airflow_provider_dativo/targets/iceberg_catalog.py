@@ -6,7 +6,8 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -44,3 +45,44 @@ def open_catalog(name: str, properties: Mapping[str, str]) -> Catalog:
                      name, type(exc).__name__, delay)
             time.sleep(delay)
     return load_catalog(name, **dict(properties))  # the last attempt: its error is raised
+
+
+def retryable(exc: BaseException) -> bool:
+    """Another writer got in first: a commit conflict, an unknown commit outcome (the next
+    attempt finds the run id if it did land) or a catalog database locked by that writer
+    (SQLite). Worth another attempt on fresh metadata."""
+    from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
+
+    if isinstance(exc, CommitFailedException | CommitStateUnknownException):
+        return True
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
+
+
+def embedded_catalog(root: Path) -> dict[str, str]:
+    """The default catalog: SQLite and a local warehouse under ``<root>/.dativo``."""
+    home = root / ".dativo"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "type": "sql",
+        "uri": f"sqlite:///{home / 'catalog.db'}",
+        "warehouse": (home / "warehouse").as_uri(),
+    }
+
+
+def iceberg_catalog_properties(root: Path, connection: Mapping[str, Any]) -> tuple[str, dict]:
+    """Catalog name and pyiceberg properties from a resolved target connection.
+
+    ``catalog`` holds pyiceberg's own properties (type, uri, warehouse, s3.endpoint, ...); an
+    ``s3`` block with bucket and prefix sets the warehouse when the catalog names none.
+    """
+    catalog = dict(connection.get("catalog") or {})
+    name = str(catalog.pop("name", "dativo"))
+    props = {str(k): str(v) for k, v in catalog.items()}
+    if not props.get("type"):
+        props = {**embedded_catalog(root), **props}
+    s3 = connection.get("s3") or {}
+    if "warehouse" not in props and s3.get("bucket"):
+        prefix = str(s3.get("prefix", "")).strip("/")
+        props["warehouse"] = f"s3://{s3['bucket']}/{prefix}".rstrip("/")
+    return name, props

@@ -1,7 +1,9 @@
-"""Iceberg data-file entries for Parquet files dativo wrote, statistics read from their footers."""
+"""Iceberg data-file entries for Parquet files dativo wrote, statistics read from their footers;
+and the removal of run files no commit took."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,7 @@ from airflow_provider_dativo.targets.base import StagedFile
 if TYPE_CHECKING:
     from pyiceberg.io.pyarrow import DataFileStatistics
     from pyiceberg.manifest import DataFile
-    from pyiceberg.table import Transaction
+    from pyiceberg.table import Table, Transaction
     from pyiceberg.typedef import Record
 
 
@@ -98,3 +100,23 @@ def _entry(tx: Transaction, path: str, size: int, statistics: DataFileStatistics
         key_metadata=None,
         **statistics.to_serialized_dict(),
     )
+
+
+def remove_run_orphans(table: Table, older_than: dt.timedelta) -> list[str]:
+    """Delete the files in dativo's run folders of ``table`` that no snapshot references, once
+    older than ``older_than`` (see ``IcebergTarget.remove_orphans``)."""
+    from airflow_provider_dativo.targets.storage import Storage
+
+    root = table.properties.get("write.data.path") or f"{table.location().rstrip('/')}/data"
+    referenced = set(table.inspect.all_files().column("file_path").to_pylist())
+    cutoff = dt.datetime.now(dt.UTC) - older_than
+    storage = Storage(io=table.io)
+    removed = []
+    for f in storage.list_files(root):
+        if "/_dativo_run=" not in f.path or f.path in referenced:
+            continue
+        if f.modified is not None and f.modified > cutoff:
+            continue  # may belong to a run still extracting
+        storage.delete(f.path)
+        removed.append(f.path)
+    return removed

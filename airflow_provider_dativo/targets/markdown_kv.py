@@ -20,17 +20,29 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 import pyarrow as pa
 
 from airflow_provider_dativo import markdown_kv as mdkv
-from airflow_provider_dativo.errors import TargetError
+from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
 from airflow_provider_dativo.targets.base import StagedFile, safe_run_id
+from airflow_provider_dativo.targets.binding import (
+    TableShape,
+    append_only_issues,
+    file_storage_properties,
+    file_table_root,
+    raise_issues,
+    tenant_namespace,
+    writer_of,
+)
 from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
 from airflow_provider_dativo.targets.parquet_writer import StagedParquetWriter
 from airflow_provider_dativo.targets.storage import Storage
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import JobSpec
 
 MODES = ("string", "structured", "raw_file")
 PATTERNS = ("row_per_kv", "document_level", "hybrid")
@@ -200,3 +212,47 @@ class MarkdownKVWriter:
         with self._target.open_output(path) as out:
             out.write(data)
         self._raw_files.append(StagedFile(path=path, rows=1, bytes=len(data)))
+
+
+# -- from a job (see targets.registry) ---------------------------------------------------------
+KEEPS_QUARANTINE_TABLE = False
+OPTIONS_FIELD = "target.options.markdown_kv"
+
+
+def _settings(job: JobSpec, shape: TableShape, root: str, table: str,
+              storage: Mapping[str, str]) -> MarkdownKVSettings:
+    return MarkdownKVSettings.from_options(
+        root=root, table=table, columns=shape.schema.names,
+        options=job.target_options.get("markdown_kv") or {},
+        default_front_matter=shape.primary_key, default_section=job.contract.name,
+        storage=storage)
+
+
+def job_issues(job: JobSpec) -> list[ConfigIssue]:
+    """Markdown-KV files only append, and their options must describe a layout of the
+    contract's columns."""
+    issues = append_only_issues(job)
+    try:
+        _settings(job, TableShape.of_job(job), "", job.table, {})
+    except TargetError as exc:
+        issues.append(ConfigIssue(job.file, str(exc), None, OPTIONS_FIELD))
+    return issues
+
+
+def storage_properties(job: JobSpec, connection: Mapping[str, Any]) -> dict[str, str]:
+    return file_storage_properties(connection)
+
+
+def from_job(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None
+             ) -> MarkdownKVTarget:
+    raise_issues(append_only_issues(job))
+    shape = shape or TableShape.of_job(job)
+    try:
+        settings = _settings(job, shape,
+                             file_table_root(job, connection, ".dativo/markdown_kv", shape.table),
+                             f"{tenant_namespace(job, connection)}.{shape.table}",
+                             file_storage_properties(connection))
+    except TargetError as exc:
+        raise ConfigError([ConfigIssue(job.file, str(exc), None, OPTIONS_FIELD)]) from exc
+    return MarkdownKVTarget(settings, shape.schema, file_metadata=shape.properties,
+                            writer=writer_of(job))

@@ -15,12 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from airflow_provider_dativo.targets.base import safe_run_id
+from airflow_provider_dativo.errors import ConfigIssue
+from airflow_provider_dativo.targets.base import Description, safe_run_id
+from airflow_provider_dativo.targets.binding import (
+    TableShape,
+    append_only_issues,
+    file_storage_properties,
+    file_table_root,
+    raise_issues,
+    tenant_namespace,
+    writer_of,
+)
 from airflow_provider_dativo.targets.commit_log import MarkedFilesTarget
 from airflow_provider_dativo.targets.parquet_writer import (
     StagedParquetWriter,
@@ -28,6 +38,9 @@ from airflow_provider_dativo.targets.parquet_writer import (
 )
 from airflow_provider_dativo.targets.partitioning import PartitionFieldLike, resolve_partitioning
 from airflow_provider_dativo.targets.storage import Storage
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.config.specs import JobSpec
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,9 @@ class ParquetTarget(MarkedFilesTarget):
             **options,
         )
 
+    def describe(self) -> Description:
+        return Description(super().describe().facts, self.read_table())
+
     def read_table(self) -> pa.Table:
         """Every committed row (and only those), in the staged file schema."""
         tables = []
@@ -78,3 +94,29 @@ class ParquetTarget(MarkedFilesTarget):
         if not tables:
             return parquet_file_schema(self._schema).empty_table()
         return pa.concat_tables(tables, promote_options="default")
+
+
+# -- from a job (see targets.registry) ---------------------------------------------------------
+KEEPS_QUARANTINE_TABLE = True
+
+
+def job_issues(job: JobSpec) -> list[ConfigIssue]:
+    """Plain Parquet files only append."""
+    return append_only_issues(job)
+
+
+def storage_properties(job: JobSpec, connection: Mapping[str, Any]) -> dict[str, str]:
+    return file_storage_properties(connection)
+
+
+def from_job(job: JobSpec, connection: Mapping[str, Any], shape: TableShape | None = None
+             ) -> ParquetTarget:
+    if shape is None:
+        raise_issues(job_issues(job))
+        shape = TableShape.of_job(job)
+    settings = ParquetSettings(
+        root=file_table_root(job, connection, ".dativo/parquet", shape.table),
+        table=f"{tenant_namespace(job, connection)}.{shape.table}",
+        storage=file_storage_properties(connection))
+    return ParquetTarget(settings, shape.schema, partitioning=shape.partitioning,
+                         file_metadata=shape.properties, writer=writer_of(job))

@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from typing import Any, BinaryIO
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 
 from airflow_provider_dativo.contracts.checks import REASON_COLUMN, RULES_COLUMN
-from airflow_provider_dativo.targets.base import StagedFile, StagedWriter
+from airflow_provider_dativo.errors import TargetError
+from airflow_provider_dativo.targets.base import CommitHead, StagedFile, StagedWriter, Target
 from airflow_provider_dativo.targets.parquet_writer import StagedParquetWriter
+
+if TYPE_CHECKING:
+    from airflow_provider_dativo.targets.registry import JobTargets
+
+log = logging.getLogger(__name__)
 
 RUN_ID_COLUMN = "_dativo_run_id"
 RAW_COLUMN = "_dativo_raw"
@@ -76,7 +83,14 @@ class QuarantineSink:
         self._make_table_writer = table_writer
         self._writers: dict[str, StagedParquetWriter] = {}
         self._table: StagedWriter | None = None
+        self._unparsed: tuple[list[str], list[str]] = ([], [])
         self.rows = 0
+
+    def unparsed(self, raw: Sequence[str], reasons: Sequence[str]) -> None:
+        """Input that never became rows: kept, and written as one batch when the sink closes
+        (rows that broke the contract and lines that never parsed differ in shape)."""
+        self._unparsed[0].extend(raw)
+        self._unparsed[1].extend(reasons)
 
     def write(self, kind: str, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:
@@ -96,6 +110,10 @@ class QuarantineSink:
 
     def close(self) -> tuple[list[str], list[StagedFile]]:
         """Paths of the staging files, and the files staged for the quarantine table."""
+        raw, reasons = self._unparsed
+        if raw:
+            self.write("unparsed", pa.record_batch({RAW_COLUMN: raw, REASON_COLUMN: reasons,
+                                                    RULES_COLUMN: ["parse"] * len(raw)}))
         staged = [f.path for w in self._writers.values() for f in w.close()]
         table = self._table.close() if self._table is not None else []
         return staged, table
@@ -112,3 +130,35 @@ def manifest_entry(table: str, files: list[StagedFile]) -> dict[str, Any]:
 
     return {"table": table, "files": [asdict(f) for f in files],
             "rows": sum(f.rows for f in files)}
+
+
+def open_sink(targets: JobTargets, folder: str, run_id: str, written_as: str) -> QuarantineSink:
+    """The run's quarantine: files in its staging ``folder``, and the quarantine table's staged
+    files (named ``written_as``) when the job keeps one. The table is prepared here."""
+    table = targets.quarantine
+    if table is not None:
+        table.prepare()
+    return QuarantineSink(folder, run_id,
+                          None if table is None else lambda: table.staged_writer(written_as),
+                          open_output=None if targets.staging is None
+                          else targets.staging.open_output)
+
+
+def finish(head: CommitHead, quarantine_target: Target, earlier: bool = False) -> None:
+    """Commit the quarantine entry the data commit ``head`` recorded, unless already there.
+
+    ``earlier``: the entry of an earlier run, committed before this run's load; its files may
+    be gone, which must not stop the job's loads for good.
+    """
+    from airflow_provider_dativo.run_manifest import staged_files
+
+    entry = head.quarantine
+    if head.run_id is None or not entry or entry.get("table") != quarantine_target.table_identifier:
+        return
+    try:
+        quarantine_target.commit(staged_files(entry["files"]), None, head.run_id)
+    except TargetError as exc:
+        if not earlier:
+            raise
+        log.warning("could not commit the quarantine rows of earlier run %s to %s: %s",
+                    head.run_id, entry.get("table"), exc)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -23,13 +25,23 @@ class StoredFile:
     modified: dt.datetime | None
 
 
+def is_object_store(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
 class Storage:
     def __init__(self, properties: Mapping[str, Any] | None = None, io: Any = None) -> None:
-        if io is None:
+        self._properties = {str(k): str(v) for k, v in (properties or {}).items()}
+        self._io = io
+
+    @property
+    def io(self) -> Any:
+        # made on first use: a local file written whole needs no FileIO
+        if self._io is None:
             from pyiceberg.io.pyarrow import PyArrowFileIO
 
-            io = PyArrowFileIO({str(k): str(v) for k, v in (properties or {}).items()})
-        self.io = io
+            self._io = PyArrowFileIO(self._properties)
+        return self._io
 
     def open_output(self, path: str, overwrite: bool = False) -> BinaryIO:
         return cast(BinaryIO, self.io.new_output(path).create(overwrite=overwrite))
@@ -41,6 +53,31 @@ class Storage:
     def write_bytes(self, path: str, data: bytes, overwrite: bool = False) -> None:
         with self.open_output(path, overwrite=overwrite) as out:
             out.write(data)
+
+    def write_whole(self, path: str, data: bytes, temp_dir: str | None = None) -> None:
+        """Write ``path`` so that readers see it complete or not at all, replacing it.
+
+        An object store's PUT is atomic: the object appears whole. A local file is written
+        beside (in ``temp_dir`` when given, else its own folder), synced, then renamed over.
+        """
+        if is_object_store(path):
+            self.write_bytes(path, data, overwrite=True)
+            return
+        local = path.removeprefix("file://")
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        temps = (temp_dir or os.path.dirname(local) or ".").removeprefix("file://")
+        os.makedirs(temps, exist_ok=True)
+        temp = f"{temps}/.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(temp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, local)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
 
     def exists(self, path: str) -> bool:
         return bool(self.io.new_input(path).exists())

@@ -10,18 +10,25 @@ it is always read (and counted), never dropped by the cursor; a contract that ma
 ``required`` refuses such rows instead.
 
 State keeps cursors in JSON form (ISO text for dates and times, text for decimals). Native SQL
-and HTTP sources push the same bound into their query; the runner applies it to every batch.
+and HTTP sources push the same bound into their query; the runner applies it to every batch
+(``for_job``) and keeps the newest value in the run's state (``next_state``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from airflow_provider_dativo.config.specs import JobSpec
+
+log = logging.getLogger(__name__)
 
 # pyarrow is imported inside the functions that need it: a connector starts before it is.
 
@@ -119,3 +126,30 @@ class CursorFilter:
             shifted = committed.as_py() - dt.timedelta(days=self.lookback_days)
             return pa.scalar(shifted, kind)
         return committed
+
+
+def for_job(job: JobSpec, previous: Mapping[str, Any]) -> CursorFilter | None:
+    """The run's cursor rule from the job and its committed state, or None where the runner
+    must not drop rows by cursor.
+
+    An Airbyte or Singer connector's own state is its incremental mechanism: it may send
+    older rows on purpose (a backfill, a late file, a tie it re-sends), and they are loaded.
+    A cursor the contract does not carry is left to the source's state as well.
+    """
+    inc = job.incremental
+    if inc is None or job.source_keeps_state:
+        return None
+    if inc.cursor_field not in job.contract.field_names:
+        log.warning("cursor field %s is not in contract %s; incremental reads rely on the "
+                    "source's own state", inc.cursor_field, job.contract.name)
+        return None
+    return CursorFilter(inc.cursor_field, committed=previous.get("cursor"),
+                        lookback_days=inc.lookback_days, inclusive=inclusive_for(job.write_mode))
+
+
+def next_state(cursor: CursorFilter | None, previous: Mapping[str, Any]) -> Any:
+    """The cursor the run commits: the newest it kept, else the committed one unchanged (a
+    cursor the run does not apply is kept as is); None when there is neither."""
+    if cursor is not None and cursor.newest is not None:
+        return json_value(cursor.newest)
+    return previous.get("cursor")
