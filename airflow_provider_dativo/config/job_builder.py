@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.assets import binding_issues, default_table
@@ -28,9 +28,31 @@ from airflow_provider_dativo.contracts import quality as quality_rules
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
-    from airflow_provider_dativo.config.loader import ConfigRoot
+    from airflow_provider_dativo.config.registry import RegistryEntry
 
 T = TypeVar("T")
+
+
+class ConfigRoot(Protocol):
+    """What a job's build reads through its config root (``config.loader.ConfigRoot``), named
+    here so this module does not import the loader that imports it."""
+
+    root: Path
+
+    def inside(self, rel: str, doc: YamlDocument, path: str) -> Path: ...
+
+    def data_path_issues(self, doc: YamlDocument, path: str, field: str, *,
+                         glob: bool) -> list[ConfigIssue]: ...
+
+    def display(self, path: Path) -> str: ...
+
+    def registry(self) -> dict[str, RegistryEntry]: ...
+
+    def recipe(self, path: Path) -> ConnectorRecipe: ...
+
+    def asset(self, path: Path, schema_object: str | None = None) -> Any: ...
+
+    def job_document(self, path: Path) -> tuple[YamlDocument, tuple[ConfigIssue, ...]]: ...
 
 
 def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
