@@ -28,7 +28,7 @@ from airflow_provider_dativo.contracts import quality as quality_rules
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
-    from airflow_provider_dativo.config.registry import RegistryEntry
+    from airflow_provider_dativo.config.specs import RegistryEntry
 
 T = TypeVar("T")
 
