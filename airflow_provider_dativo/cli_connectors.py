@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
@@ -48,6 +49,7 @@ def _engine_for(args: argparse.Namespace) -> tuple[str, SourceEngine]:
     connection = resolve_layers((recipe.connection_layer(),
                                  ConnectionLayer("--set", "", _settings(args.set))))
     engine_type = args.engine or recipe.default_engine.type
+    from_recipe: Callable[..., SourceEngine]  # (root, recipe, connection) -> the engine
     if engine_type == "airbyte":
         from airflow_provider_dativo.engines.airbyte import from_recipe
     elif engine_type == "singer":

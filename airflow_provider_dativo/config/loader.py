@@ -326,10 +326,11 @@ class ConfigRoot:
                     f"'{contract.source_type}', and this job's source_connector is "
                     f"'{connector}'; use an asset written for {connector}, or set the asset's "
                     f"source_type to {connector}", doc.line_of(where), where))
-        if None not in contracts:
-            issues += override_issues(doc, contracts)
+        known = [c for c in contracts if c is not None]
+        if len(known) == len(contracts):  # overrides need every stream's asset
+            issues += override_issues(doc, known)
 
-        issues += quality_rules.skip_issues(doc, [c for c in contracts if c is not None])
+        issues += quality_rules.skip_issues(doc, known)
         source_engine = src_cfg.get("engine") or (
             source.default_engine.type if source else None)
         issues += reg.lookback_issues(doc, src_cfg.get("incremental"), source_engine,
@@ -459,9 +460,9 @@ class ConfigRoot:
             report.files[kind].append(self.display(path))
             loader: dict[str, Callable[[], Any]] = {
                 "registry": self.registry,
-                "connector": lambda p=path: self.recipe(p),
-                "asset": lambda p=path: self.asset(p),
-                "job": lambda p=path: self.load_streams(p),
+                "connector": partial(self.recipe, path),
+                "asset": partial(self.asset, path),
+                "job": partial(self.load_streams, path),
             }
             try:
                 loaded = loader[kind]()

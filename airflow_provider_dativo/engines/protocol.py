@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import orjson
 
@@ -87,6 +87,16 @@ class Session:
     def fail(self, message: str) -> None:
         """Remember the connector's own error; the first one is the cause, later ones follow."""
         self.error = self.mask(message) if self.error is None else self.error
+
+    @overload
+    def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
+                 passthrough: None = None,
+                 ) -> Generator[dict[str, Any] | BadLine, None, None]: ...
+
+    @overload
+    def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
+                 passthrough: bytes,
+                 ) -> Generator[dict[str, Any] | BadLine | tuple[int, bytes], None, None]: ...
 
     def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
                  passthrough: bytes | None = None,

@@ -14,7 +14,7 @@ from airflow_provider_dativo.errors import TargetError
 if TYPE_CHECKING:
     import datetime
 
-    from airflow_provider_dativo.targets.staging import StagedParquetWriter
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,23 @@ def writer_refused(writer: str | None, table: str, run_id: str, base: str | None
     )
 
 
+class StagedWriter(Protocol):
+    """What extract writes a run's rows through, in the files its target commits at load."""
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+
+    def close(self) -> list[StagedFile]:
+        """Finish the run's files and name them for the commit."""
+
+    def abort(self) -> None:
+        """Drop what was written: the run fails and commits nothing."""
+
+
 class Target(Protocol):
+    @property
+    def table_identifier(self) -> str:
+        """The table's name, as the manifest and ``dativo show`` give it."""
+
     def prepare(self) -> None:
         """Create the namespace and table if they are missing."""
 
@@ -87,7 +103,7 @@ class Target(Protocol):
     def open_output(self, path: str) -> BinaryIO:
         """A writable binary stream for a new file under ``data_location``."""
 
-    def staged_writer(self, run_id: str, **options: Any) -> StagedParquetWriter:
+    def staged_writer(self, run_id: str, **options: Any) -> StagedWriter:
         """The writer extract stages this run's data files with, laid out for this target."""
 
     def read_state(self) -> dict[str, Any] | None:

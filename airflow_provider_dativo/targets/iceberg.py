@@ -821,7 +821,7 @@ def _partition_spec(schema: Schema, partitioning: Sequence[PartitionSpecField]) 
     return PartitionSpec(*fields)
 
 
-def _describe_partitioning(fields: Sequence[tuple[str, str]]) -> str:
+def _describe_partitioning(fields: Sequence[tuple[str | None, str]]) -> str:
     if not fields:
         return "nothing (unpartitioned)"
     return ", ".join(f"{t}({c})" for c, t in fields)

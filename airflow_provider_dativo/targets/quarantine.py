@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 from airflow_provider_dativo.contracts.checks import REASON_COLUMN, RULES_COLUMN
-from airflow_provider_dativo.targets.base import StagedFile
+from airflow_provider_dativo.targets.base import StagedFile, StagedWriter
 from airflow_provider_dativo.targets.staging import StagedParquetWriter
 
 RUN_ID_COLUMN = "_dativo_run_id"
@@ -68,14 +68,14 @@ class QuarantineSink:
     """Where extract puts refused rows: staging files per kind, and the quarantine table."""
 
     def __init__(self, folder: str, run_id: str,
-                 table_writer: Callable[[], StagedParquetWriter] | None = None,
+                 table_writer: Callable[[], StagedWriter] | None = None,
                  open_output: Callable[[str], BinaryIO] | None = None) -> None:
         self._folder = folder
         self._open_output = open_output  # None: a local folder
         self._run_id = run_id
         self._make_table_writer = table_writer
         self._writers: dict[str, StagedParquetWriter] = {}
-        self._table: StagedParquetWriter | None = None
+        self._table: StagedWriter | None = None
         self.rows = 0
 
     def write(self, kind: str, batch: pa.RecordBatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue, TargetError
@@ -258,4 +258,4 @@ def open_quarantine_target(job: JobSpec, connection: Mapping[str, Any]) -> Targe
             job.file, f"target '{job.target.type}' cannot keep a quarantine table (available "
             f"for: {', '.join(QUARANTINE_TABLE_TARGETS)}); remove quarantine_table",
             None, "target.options.quarantine_table")])
-    return cast("Target", factory(job, connection, shape=TableShape.quarantine_of(job)))
+    return factory(job, connection, shape=TableShape.quarantine_of(job))

@@ -16,7 +16,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -249,7 +249,7 @@ class FileSource:
         if found.span is not None:
             return LineRange(self.fs.open_input_file(found.path), *found.span,  # type: ignore[return-value]
                              found.size, header=self._format(found) == "csv")
-        return self.fs.open_input_stream(found.path)  # type: ignore[return-value]
+        return self.fs.open_input_stream(found.path)
 
     def check(self) -> CheckStatus:
         try:
@@ -366,7 +366,7 @@ class FileSource:
                 rejects.add(number, text, problem)
             yield from rejects.flush()
 
-    def _blocks(self, path: FoundFile) -> Iterator[bytes | LongLine]:
+    def _blocks(self, path: FoundFile) -> Generator[bytes | LongLine, None, None]:
         with self._open(path) as fh:
             yield from line_blocks(fh, self.config.block_bytes)
 
@@ -582,8 +582,8 @@ class _CsvParser:
             slots = wanted.get(raw_text(line))
             if slots:
                 found[slots.pop(0)] = number
-        for number, (text, problem) in zip(found, self.invalid, strict=True):
-            rejects.add(number, text, problem)
+        for at, (text, problem) in zip(found, self.invalid, strict=True):
+            rejects.add(at, text, problem)
 
 
 def _arrow_problem(exc: pa.ArrowInvalid, config: FileSourceConfig) -> str:
