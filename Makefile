@@ -26,6 +26,7 @@ install: $(STAMP)
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
 # a Docker engine (started without a bridge network when none answers) and the project's connector
@@ -33,8 +34,10 @@ test: install
 docker-engine:
 	scripts/docker_engine.sh
 
+# mypy's settings are in pyproject.toml ([tool.mypy]); its cache is .mypy_cache
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 schema-validate: install
 	$(BIN)/dativo validate

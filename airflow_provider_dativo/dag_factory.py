@@ -128,6 +128,7 @@ def build_job_dag(job: JobSpec | tuple[JobSpec, ...], root: ConfigRoot) -> DAG:
                                           **common, **queue("validate"))
         for spec in streams:
             suffix = "" if spec.stream is None else f"__{task_suffix(spec.stream)}"
+            load: DativoLoadOperator | DativoPartitionedLoadOperator
             if spec.partitions is not None:
                 # plan >> extract mapped over the parts >> one load of them all
                 plan = DativoPlanOperator(task_id=f"plan{suffix}", stream=spec.stream, **common,

@@ -111,6 +111,7 @@ def _even_cuts(low: Any, high: Any, count: int) -> list[Any]:
         raise EngineError(f"source.partitions.column holds {type(low).__name__} values; count "
                           "ranges need an integer, float, date or timestamp column (or give "
                           "source.partitions.ranges)")
+    cuts: list[Any]
     if isinstance(low, int) and isinstance(high, int):
         cuts = [low + (high - low) * i // count for i in range(count)]
     elif isinstance(low, float | int | dt.datetime):
@@ -122,6 +123,7 @@ def _even_cuts(low: Any, high: Any, count: int) -> list[Any]:
 
 def _interval_cuts(spec: PartitionSpec, low: Any, high: Any) -> list[Any]:
     step = dt.timedelta(seconds=spec.interval_seconds or 0)
+    first: dt.date  # a datetime for timestamp columns
     if isinstance(low, dt.datetime):
         epoch = _EPOCH.replace(tzinfo=low.tzinfo)
         first = epoch + ((low - epoch) // step) * step

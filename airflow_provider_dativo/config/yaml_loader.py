@@ -12,7 +12,7 @@ import yaml
 from airflow_provider_dativo.errors import ConfigError, ConfigIssue
 
 try:  # the C loader is several times faster and just as safe
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
+    _Loader: type[yaml.CSafeLoader | yaml.SafeLoader] = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
@@ -73,7 +73,8 @@ def _first_alias(text: str) -> tuple[str, int] | None:
     does not keep where an alias was written, the parser's events do)."""
     try:
         for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.AliasEvent):
+            # the parser marks every event it reads; an unmarked one could not be pointed at
+            if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
                 return str(event.anchor), event.start_mark.line + 1
     except yaml.YAMLError:
         pass

@@ -154,9 +154,10 @@ def _property(spec: FieldSpec) -> dict[str, Any]:
     return prop
 
 
-def _number(value: float | None) -> float | int | None:
-    # Integral bounds read better as integers and stay equal after the round trip.
-    if value is not None and value.is_integer():
+def _number(value: float | str | None) -> float | int | str | None:
+    # Integral bounds read better as integers and stay equal after the round trip; date, time
+    # and timestamp bounds are ISO 8601 text and go out as they are.
+    if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 

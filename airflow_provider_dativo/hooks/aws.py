@@ -8,6 +8,8 @@ consistent set) and masked before anything can log it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_provider_dativo import masking
 from airflow_provider_dativo.config.aws_refs import AwsCredentials
 from airflow_provider_dativo.operators.secrets import use_airflow_masker
@@ -22,7 +24,7 @@ def aws_credentials(conn_id: str) -> AwsCredentials:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsGenericHook
     except ImportError:
         raise LookupError(INSTALL_HINT) from None
-    hook = AwsGenericHook(aws_conn_id=conn_id, client_type="s3")
+    hook: AwsGenericHook[Any] = AwsGenericHook(aws_conn_id=conn_id, client_type="s3")
     try:
         config = hook.conn_config
         found = hook.get_session().get_credentials()

@@ -177,13 +177,15 @@ def _run_folder(staged_paths: Sequence[str]) -> str:
 
 def _key_range(keys: pa.Table, primary_key: Sequence[str]) -> BooleanExpression:
     """Each key column between the run's least and greatest value: the files worth reading."""
-    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
+    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual, Reference
 
     terms: list[Any] = []
     for name in primary_key:
         bounds = pc.min_max(keys.column(name))
         low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        terms += [GreaterThanOrEqual(name, _literal(low)), LessThanOrEqual(name, _literal(high))]
+        # by keyword: the predicates' typed constructor is pydantic's, which takes only these
+        terms += [GreaterThanOrEqual(term=Reference(name), value=_literal(low)),
+                  LessThanOrEqual(term=Reference(name), value=_literal(high))]
     return And(*terms) if len(terms) > 1 else terms[0]
 
 

@@ -74,6 +74,30 @@ def test_hand_built_contract_round_trips():
     assert contract_from_mapping(doc) == contract
 
 
+def test_temporal_bounds_export_as_iso_text_and_round_trip():
+    # Date, timestamp and time bounds are ISO 8601 text, not numbers: the export keeps them so.
+    contract = Contract(
+        name="windows",
+        version="1",
+        fields=(
+            FieldSpec("day", "date", minimum="2024-01-01", maximum="2024-12-31"),
+            FieldSpec("at", "timestamp", minimum="2024-01-01T00:00:00"),
+            FieldSpec("opens", "time", maximum="12:00:00"),
+            FieldSpec("qty", "integer", minimum=0.0, maximum=10.5),
+        ),
+    )
+    doc = to_odcs(contract)
+    assert validate_official(doc) == []
+    options = {p["name"]: p["logicalTypeOptions"] for p in doc["schema"][0]["properties"]}
+    assert options == {
+        "day": {"minimum": "2024-01-01", "maximum": "2024-12-31"},
+        "at": {"minimum": "2024-01-01T00:00:00"},
+        "opens": {"maximum": "12:00:00"},
+        "qty": {"minimum": 0, "maximum": 10.5},
+    }
+    assert contract_from_mapping(doc) == contract
+
+
 def test_exported_ids_are_stable(guide_asset):
     first = to_odcs(contract_from_mapping(guide_asset))["id"]
     again = to_odcs(contract_from_mapping(copy.deepcopy(guide_asset)))["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -43,7 +44,7 @@ class LocalProcess:
 
     def lines(self) -> Iterator[bytes]:
         stdout = self._popen.stdout
-        assert stdout is not None
+        assert isinstance(stdout, io.BufferedReader)  # bufsize > 0: buffered, so it has read1
         return pumped_lines(iter(lambda: stdout.read1(READ_BUFFER), b""))
 
     def wait(self) -> int:

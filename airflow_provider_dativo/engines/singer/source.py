@@ -306,7 +306,7 @@ class SingerSource(ProtocolSource):
                 kind = message["type"]
                 if kind == "RECORD":
                     record = message.get("record")
-                    if not isinstance(record, Mapping):
+                    if not isinstance(record, dict):
                         out.reject(orjson.dumps(message).decode(), "RECORD without a record object")
                         continue
                     own(message.get("stream"))
