@@ -110,10 +110,11 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
                 f"'{contract.source_type}', and this job's source_connector is "
                 f"'{connector}'; use an asset written for {connector}, or set the asset's "
                 f"source_type to {connector}", doc.line_of(where), where))
-    if None not in contracts:
-        issues += override_issues(doc, contracts)
+    read = [c for c in contracts if c is not None]
+    if len(read) == len(contracts):
+        issues += override_issues(doc, read)
 
-    issues += quality_rules.skip_issues(doc, [c for c in contracts if c is not None])
+    issues += quality_rules.skip_issues(doc, read)
     source_engine = src_cfg.get("engine") or (
         source.default_engine.type if source else None)
     issues += reg.lookback_issues(doc, src_cfg.get("incremental"), source_engine,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -208,9 +209,9 @@ class ConfigRoot:
             report.files[kind].append(self.display(path))
             loader: dict[str, Callable[[], Any]] = {
                 "registry": self.registry,
-                "connector": lambda p=path: self.recipe(p),
-                "asset": lambda p=path: self.asset(p),
-                "job": lambda p=path: self.load_streams(p),
+                "connector": partial(self.recipe, path),
+                "asset": partial(self.asset, path),
+                "job": partial(self.load_streams, path),
             }
             try:
                 loaded = loader[kind]()

@@ -46,11 +46,11 @@ def engine_module(name: str, where: str) -> ModuleType:
 def open_source(job: JobSpec, connection: dict) -> SourceEngine:
     """The engine a job's source runs on, given its resolved connection settings."""
     module = engine_module(job.source_engine, f"the job's source.engine for '{job.source.type}'")
-    return module.from_job(job, connection)  # type: ignore[no-any-return]
+    return module.from_job(job, connection)
 
 
 def open_recipe_source(root: Path, recipe: ConnectorRecipe, engine: str,
                        connection: dict) -> SourceEngine:
     """A recipe's source on ``engine`` with resolved ``connection`` settings and no job."""
     module = engine_module(engine, f"{recipe.file} (or pass --engine)")
-    return module.from_recipe(root, recipe, connection)  # type: ignore[no-any-return]
+    return module.from_recipe(root, recipe, connection)

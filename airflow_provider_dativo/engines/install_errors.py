@@ -39,10 +39,10 @@ def explain(output: str, connector: str, pip: str, python: str = "") -> str | No
     fix = (f"pin an earlier {top} in the recipe's pip requirement (now '{pip}'; "
            f"`pip index versions {top}` lists its releases) and run `dativo connectors "
            f"install {connector}` again")
-    python = _UV_PYTHON.search(output)
-    if python:
-        return (f"connector '{connector}': {python['parent']} requires Python "
-                f"{python['spec']} and the environment's Python is {python['python']}; {fix}, "
+    limit = _UV_PYTHON.search(output)
+    if limit:
+        return (f"connector '{connector}': {limit['parent']} requires Python "
+                f"{limit['spec']} and the environment's Python is {limit['python']}; {fix}, "
                 "or pass --python with a version it admits")
     requires = _UV_REQUIRES.search(output)
     if requires:

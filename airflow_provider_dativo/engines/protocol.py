@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 
@@ -98,6 +98,16 @@ class Session:
     def fail(self, message: str) -> None:
         """Remember the connector's own error; the first one is the cause, later ones follow."""
         self.error = self.mask(message) if self.error is None else self.error
+
+    @overload
+    def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
+                 passthrough: None = None,
+                 ) -> Generator[dict[str, Any] | BadLine, None, None]: ...
+
+    @overload
+    def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
+                 passthrough: bytes,
+                 ) -> Generator[dict[str, Any] | BadLine | tuple[int, bytes], None, None]: ...
 
     def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
                  passthrough: bytes | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,10 @@ def latest_run(dag_id: str, run_id: str | None = None) -> tuple[str, str, list[T
             raise LookupError(f"DAG {dag_id} has no run{'' if run_id is None else ' ' + run_id}")
         tis = session.scalars(select(TaskInstance).where(
             TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)).all()
-        values = {x.task_id: XComModel.deserialize_value(x) for x in session.scalars(
-            XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, key="return_value"))}
+        # get_many's Select is typed as rows of one-tuples; scalars() yields the models
+        xcoms = cast("Sequence[XComModel]", session.scalars(
+            XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, key="return_value")).all())
+        values = {x.task_id: XComModel.deserialize_value(x) for x in xcoms}
         order = {t: i for i, t in enumerate(("validate", "plan", "extract", "load"))}
         lines = [TaskLine(ti.task_id, str(ti.state or "none"), ti.duration,
                           _detail(values.get(ti.task_id)))

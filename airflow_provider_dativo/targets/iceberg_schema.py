@@ -43,7 +43,7 @@ def create_table(catalog: Catalog, identifier: str, schema: pa.Schema,
             identifier,
             schema=table_schema,
             partition_spec=spec,
-            properties=properties,
+            properties=dict(properties),
         )
         # Stored up front so add_files never needs to add it as a side effect of a load.
         name_mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
@@ -118,7 +118,8 @@ def check_partitioning(table: Table, identifier: str,
                    partitioning: Sequence[PartitionSpecField]) -> None:
     schema = table.schema()
     existing = [
-        (schema.find_column_name(f.source_id), str(f.transform)) for f in table.spec().fields
+        (schema.find_column_name(f.source_id) or f"<field {f.source_id}>", str(f.transform))
+        for f in table.spec().fields
     ]
     wanted = [(p.column, p.transform) for p in partitioning]
     if existing != wanted:

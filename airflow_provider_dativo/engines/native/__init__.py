@@ -36,9 +36,9 @@ def extractor(recipe: ConnectorRecipe) -> ModuleType:
 
 
 def from_job(job: JobSpec, connection: dict) -> SourceEngine:
-    return extractor(job.source).from_job(job, connection)  # type: ignore[no-any-return]
+    return extractor(job.source).from_job(job, connection)
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> SourceEngine:
     """The native source of ``recipe`` with resolved ``connection`` settings and no job."""
-    return extractor(recipe).from_recipe(root, recipe, connection)  # type: ignore[no-any-return]
+    return extractor(recipe).from_recipe(root, recipe, connection)

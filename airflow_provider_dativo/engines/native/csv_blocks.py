@@ -155,8 +155,8 @@ class CsvParser:
             slots = wanted.get(raw_text(line))
             if slots:
                 found[slots.pop(0)] = number
-        for number, (text, problem) in zip(found, self.invalid, strict=True):
-            rejects.add(number, text, problem)
+        for at, (text, problem) in zip(found, self.invalid, strict=True):
+            rejects.add(at, text, problem)
 
 
 def arrow_problem(exc: pa.ArrowInvalid, config: FileSourceConfig) -> str:

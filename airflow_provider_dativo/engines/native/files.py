@@ -15,7 +15,7 @@ import dataclasses
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -167,7 +167,7 @@ class FileSource:
         if found.span is not None:
             return LineRange(self.fs.open_input_file(found.path), *found.span,  # type: ignore[return-value]
                              found.size, header=self._format(found) == "csv")
-        return self.fs.open_input_stream(found.path)  # type: ignore[return-value]
+        return self.fs.open_input_stream(found.path)
 
     def check(self) -> CheckStatus:
         try:
@@ -284,7 +284,7 @@ class FileSource:
                 rejects.add(number, text, problem)
             yield from rejects.flush()
 
-    def _blocks(self, path: FoundFile) -> Iterator[bytes | LongLine]:
+    def _blocks(self, path: FoundFile) -> Generator[bytes | LongLine, None, None]:
         with self._open(path) as fh:
             yield from line_blocks(fh, self.config.block_bytes)
 
