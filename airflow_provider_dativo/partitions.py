@@ -48,7 +48,8 @@ MAX_PARTS = 1024  # Airflow maps at most 1024 task instances by default (max_map
 # machine these imports cost a part process ~2 s, several times a 100k-row part's extract.
 # "__main__" first: the server imports the main script (the dativo command, and so the CLI) once,
 # where each process forked from it would otherwise import it again (~0.5 s each here).
-WORKER_PRELOAD = ["__main__", "airflow_provider_dativo.partitions", "airflow_provider_dativo.contracts",
+WORKER_PRELOAD = ["__main__", "airflow_provider_dativo.partitions",
+                  "airflow_provider_dativo.contracts",
                   "airflow_provider_dativo.targets.iceberg",
                   "airflow_provider_dativo.targets.parquet",
                   "airflow_provider_dativo.engines.native.files",
