@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 MAX_PARTS = 1024  # Airflow maps at most 1024 task instances by default (max_map_length)
 # What a part's process needs, imported once by the fork server its processes fork from: on this
 # machine these imports cost a part process ~2 s, several times a 100k-row part's extract.
-WORKER_PRELOAD = ["airflow_provider_dativo.partitions", "airflow_provider_dativo.contracts",
+# "__main__" first: the server imports the main script (the dativo command, and so the CLI) once,
+# where each process forked from it would otherwise import it again (~0.5 s each here).
+WORKER_PRELOAD = ["__main__", "airflow_provider_dativo.partitions",
+                  "airflow_provider_dativo.contracts",
                   "airflow_provider_dativo.targets.iceberg",
                   "airflow_provider_dativo.targets.parquet",
                   "airflow_provider_dativo.engines.native.files",
@@ -267,13 +270,33 @@ def newer(current: Any, candidate: Any) -> Any:
 
 
 # -- without Airflow -------------------------------------------------------------------------
+def _load(job_file: str, root: str, stream: str | None) -> JobSpec:
+    from airflow_provider_dativo.config.loader import ConfigRoot
+
+    return ConfigRoot(root).load_job(job_file, stream=stream)
+
+
+def _plan_part(job_file: str, root: str, stream: str | None
+               ) -> list[dict[str, Any]] | tuple[ConfigIssue, ...]:
+    """The plan, in a worker process; a config error comes back as its issues, since a
+    ``ConfigError`` does not survive pickling whole."""
+    try:
+        return plan_step(_load(job_file, root, stream))
+    except ConfigError as exc:
+        return tuple(exc.issues)
+
+
 def _extract_part(job_file: str, root: str, stream: str | None, run_id: str,
                   part: dict[str, Any]) -> dict[str, Any]:
     """One part in a worker process: the job is loaded there (specs do not pickle)."""
-    from airflow_provider_dativo.config.loader import ConfigRoot
+    return _with_peak(extract_step(_load(job_file, root, stream), run_id, part=part))
 
-    job = ConfigRoot(root).load_job(job_file, stream=stream)
-    return _with_peak(extract_step(job, run_id, part=part))
+
+def _commit_parts(job_file: str, root: str, stream: str | None, run_id: str,
+                  parts: list[dict[str, Any]]) -> tuple[dict[str, Any], CommitResult]:
+    job = _load(job_file, root, stream)
+    manifest = gather(job, run_id, parts)
+    return manifest, load_step(job, manifest)
 
 
 def _with_peak(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -290,39 +313,42 @@ def run_parts(job: JobSpec, run_id: str, *, parallel: int = 1,
               ) -> tuple[dict[str, Any], CommitResult]:
     """Plan, extract every part (``parallel`` processes at once; in this process when 1), then
     commit them all at once. A part that fails stops the run before anything is committed."""
-    context = None
-    if parallel > 1:
-        # Parts run in processes forked from a fork server: a clean single-threaded process
-        # (the parent holds catalog connections and threads of its own, which a plain fork
-        # would copy) that imports what a part needs while the plan runs here.
-        from multiprocessing import forkserver
-
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(WORKER_PRELOAD)
-        forkserver.ensure_running()
-    parts = plan_step(job)
-    if context is None:
+    if parallel <= 1:
+        parts = plan_step(job)
         for part in parts:
             summary = _with_peak(extract_step(job, run_id, part=part, progress=progress))
             if on_part is not None:
                 on_part(summary)
-    else:
-        with ProcessPoolExecutor(max_workers=min(parallel, len(parts)),
-                                 mp_context=context) as pool:
-            futures: list[Future[dict[str, Any]]] = [
-                pool.submit(_extract_part, job.file, str(job.root), job.stream, run_id, part)
-                for part in parts]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [(i, f.exception()) for i, f in enumerate(futures)
-                      if f in done and f.exception() is not None]
-            if failed:
-                for f in pending:
-                    f.cancel()
-                index, error = failed[0]
-                raise EngineError(f"part {index} of {len(parts)} of run {run_id!r} failed, so "
-                                  f"nothing of the run was committed: {error}") from error
-            if on_part is not None:
-                for f in futures:
-                    on_part(f.result())
-    manifest = gather(job, run_id, parts)
-    return manifest, load_step(job, manifest)
+        manifest = gather(job, run_id, parts)
+        return manifest, load_step(job, manifest)
+    # Plan, parts and commit all run in processes forked from a fork server: a clean
+    # single-threaded process (this one may hold threads of its own, which a plain fork would
+    # copy) that imports what they need once. This process then imports none of it: planning
+    # here meant importing pyiceberg twice at once, here and in the fork server, and on two
+    # cores the plan took 2 to 3 times as long as alone while every part waited for it.
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    forkserver.ensure_running()
+    where = (job.file, str(job.root), job.stream)
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        planned = pool.submit(_plan_part, *where).result()
+        if isinstance(planned, tuple):
+            raise ConfigError(planned)
+        parts = planned
+        futures: list[Future[dict[str, Any]]] = [
+            pool.submit(_extract_part, *where, run_id, part) for part in parts]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [(i, f.exception()) for i, f in enumerate(futures)
+                  if f in done and f.exception() is not None]
+        if failed:
+            for f in pending:
+                f.cancel()
+            index, error = failed[0]
+            raise EngineError(f"part {index} of {len(parts)} of run {run_id!r} failed, so "
+                              f"nothing of the run was committed: {error}") from error
+        if on_part is not None:
+            for f in futures:
+                on_part(f.result())
+        return pool.submit(_commit_parts, *where, run_id, parts).result()

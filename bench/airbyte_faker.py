@@ -18,7 +18,8 @@ With --docker, the same through the image dativo/source-faker (make docker-engin
 job on connectors/faker_docker.yaml, same settings, alternating rounds, wall-clock medians (a
 container's CPU is the engine's, not this process's children's). The first `dativo run`, before
 anything is kept, is reported on its own as the cold run; the rounds after it are warm (spec and
-catalog kept).
+catalog kept). With --against DIR each round also runs `dativo run` under the package in DIR
+(another checkout), so a change to the launcher is measured beside the code it replaces.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ exit $code
 IMAGE = "dativo/source-faker:7.2.1"
 
 
-def docker_main(users: int, rounds: int) -> None:
+def docker_main(users: int, rounds: int, against: str | None = None) -> None:
     """The --docker mode (see the module's docstring)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -106,33 +107,61 @@ def docker_main(users: int, rounds: int) -> None:
             job = root / JOB
             text = job.read_text().replace("source_connector: faker\n",
                                            "source_connector: faker_docker\n").replace(
-                "connectors/faker.yaml", "connectors/faker_docker.yaml")
+                "connectors/faker.yaml", "connectors/faker_docker.yaml").replace(
+                "assets/faker/v1.0/users.yaml", "assets/faker_docker/v1.0/users.yaml")
+            # the same contract, written for the image recipe (an asset names its connector)
+            asset = root / "assets/faker_docker/v1.0/users.yaml"
+            asset.parent.mkdir(parents=True)
+            asset.write_text((root / "assets/faker/v1.0/users.yaml").read_text().replace(
+                "source_type: faker\n", "source_type: faker_docker\n"))
             job.write_text(text.replace("    count: 1000\n", "".join(
                 f"    {k}: {json.dumps(v)}\n" for k, v in config.items())))
             return root
 
-        def run_dativo(root: Path) -> float:
-            return timed([str(BIN / "dativo"), "--root", str(root), "run", JOB], env,
-                         stdout=subprocess.DEVNULL)[0]
+        cpu: dict[str | None, list[float]] = {None: [], against: []}
+
+        def run_dativo(root: Path, package: str | None = None) -> float:
+            """Wall seconds; dativo's own CPU seconds (never the container's) go to ``cpu``."""
+            run_env = env if package is None else {
+                **env, "PYTHONPATH": os.pathsep.join(
+                    p for p in (package, env.get("PYTHONPATH")) if p)}
+            wall, used = timed([str(BIN / "dativo"), "--root", str(root), "run", JOB], run_env,
+                               stdout=subprocess.DEVNULL)
+            cpu[package].append(used)
+            return wall
 
         cold = run_dativo(config_root("cold"))
         alone: list[float] = []
         through: list[float] = []
+        other: list[float] = []
         for n in range(rounds):
             root = config_root(f"round{n}")
             sides = [lambda: alone.append(timed(bare, env, stdout=subprocess.DEVNULL)[0]),
                      lambda root=root: through.append(run_dativo(root))]
+            if against:
+                sides.append(lambda n=n: other.append(run_dativo(config_root(f"other{n}"),
+                                                                 against)))
             for side in sides[::-1] if n % 2 else sides:
                 side()
             print(f"round {n + 1}: docker run read {alone[-1]:6.2f} s   dativo run (docker "
-                  f"launcher) {through[-1]:6.2f} s", flush=True)
+                  f"launcher) {through[-1]:6.2f} s"
+                  + (f"   against {other[-1]:6.2f} s" if against else ""), flush=True)
     print(f"users                          {users:,}")
     print(f"cold: first dativo run         {cold:7.2f} s wall (spec and catalog asked for)")
     print(f"bare docker run read           {statistics.median(alone):7.2f} s wall  "
           f"(median of {rounds})")
-    print(f"dativo run, docker launcher    {statistics.median(through):7.2f} s wall  (warm)")
+    print(f"dativo run, docker launcher    {statistics.median(through):7.2f} s wall  (warm), "
+          f"{statistics.median(cpu[None][1:]):.2f} s CPU of dativo itself")
     print(f"ratio                          "
-          f"{statistics.median(through) / statistics.median(alone):7.2f}x wall")
+          f"{statistics.median(through) / statistics.median(alone):7.2f}x wall  (rounds "
+          f"{min(t / a for t, a in zip(through, alone, strict=True)):.2f}x to "
+          f"{max(t / a for t, a in zip(through, alone, strict=True)):.2f}x)")
+    if against:
+        print(f"against {against}: {statistics.median(other):7.2f} s wall, "
+              f"{statistics.median(cpu[against]):.2f} s CPU  "
+              f"{statistics.median(other) / statistics.median(alone):.2f}x (rounds "
+              f"{min(t / a for t, a in zip(other, alone, strict=True)):.2f}x to "
+              f"{max(t / a for t, a in zip(other, alone, strict=True)):.2f}x)")
 
 
 def main() -> None:
@@ -141,9 +170,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--docker", action="store_true",
                         help="the source-faker image: docker run beside the docker launcher")
+    parser.add_argument("--against", metavar="DIR",
+                        help="with --docker: also run dativo under the package in DIR")
     args = parser.parse_args()
     if args.docker:
-        docker_main(args.users, args.rounds)
+        docker_main(args.users, args.rounds, args.against)
         return
 
     home = Path(os.environ.get("DATIVO_CONNECTORS_HOME")

@@ -6,15 +6,20 @@ the throughput ratio to the one-part run, the peak memory (max RSS) of the main 
 --parallel the parts run in processes forked from a fork server, which it does not count) and of
 each part's process as the run reports it. Needs the
 PostgreSQL on 127.0.0.1:5432 for the table case (it creates and drops a database of its own).
-Asserts nothing: the figures depend on how many cores are free.
+Asserts nothing: the figures depend on how many cores are free. ``--repeat N`` runs every case
+N times in turn and prints medians and the spread; ``--against DIR`` runs every case under the
+package in DIR too (another checkout), alternating, so a change is measured beside the code it
+replaces on the same machine at the same time.
 
-    python bench/partitioned.py --rows 2000000
+    python bench/partitioned.py --rows 2000000 [--repeat 3] [--against /path/to/other/checkout]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,34 +53,47 @@ def with_parts(root: Path, parts: int | None, column: str | None) -> None:
     path.write_text(text)
 
 
-def run(root: Path, parts: int | None, run_id: str) -> tuple[float, float, list[float]]:
+def run(root: Path, parts: int | None, run_id: str,
+        package: str | None = None) -> tuple[float, float, list[float]]:
     cmd = [str(BIN / "dativo"), "--root", str(root), "run", JOB, "--run-id", run_id]
     if parts is not None:
         cmd += ["--parallel", str(parts)]
+    env = dict(os.environ)
+    if package is not None:  # this checkout's package wins (subprocesses inherit it)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package, env.get("PYTHONPATH")) if p)
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", WRAP, *cmd], check=True, capture_output=True,
-                         text=True).stdout
+                         text=True, env=env).stdout
     wall = time.perf_counter() - start
     main_mib = int(out.rsplit("MAIN_PEAK_KIB", 1)[1].split()[0]) / 1024
     return wall, main_mib, [float(m.group(2)) for m in PART_PEAK.finditer(out)]
 
 
 def series(label: str, rows: int, root: Path, column: str | None,
-           reset: Callable[[], None]) -> None:
-    print(f"\n{label}: {rows:,} rows")
-    print(f"{'parts':>14} {'seconds':>8} {'rows/s':>11} {'vs 1':>6} {'main MiB':>9}  part MiB")
-    base = None
-    for parts in (None, 1, 2, 4):
-        reset()
-        with_parts(root, parts, column)
-        wall, main_mib, peaks = run(root, parts, f"bench-{parts}")
-        rate = rows / wall
-        if parts == 1:
-            base = rate
-        ratio = f"{rate / base:5.2f}x" if base and parts else "     -"
+           reset: Callable[[], None], repeat: int = 1, against: str | None = None) -> None:
+    print(f"\n{label}: {rows:,} rows" + (f", median of {repeat}" if repeat > 1 else ""))
+    print(f"{'code':>7} {'parts':>14} {'seconds':>8} {'spread':>13} {'rows/s':>11} {'vs 1':>6} "
+          f"{'main MiB':>9}  part MiB")
+    sides = {"this": None, **({"against": against} if against else {})}
+    cases = [(side, parts) for parts in (None, 1, 2, 4) for side in sides]
+    walls: dict[tuple[str, int | None], list[float]] = {case: [] for case in cases}
+    memory: dict[tuple[str, int | None], tuple[float, list[float]]] = {}
+    for _ in range(repeat):  # every case once per round, so a busy spell hits all of them
+        for side, parts in cases:
+            reset()
+            with_parts(root, parts, column)
+            wall, main_mib, peaks = run(root, parts, f"bench-{parts}", sides[side])
+            walls[side, parts].append(wall)
+            memory[side, parts] = (main_mib, peaks)
+    for side, parts in cases:
+        wall = statistics.median(walls[side, parts])
+        spread = f"{min(walls[side, parts]):.2f}-{max(walls[side, parts]):.2f}"
+        base = statistics.median(walls[side, 1])
+        ratio = f"{base / wall:5.2f}x" if parts else "     -"
         name = "no partitions" if parts is None else f"{parts} x --parallel"
-        print(f"{name:>14} {wall:8.2f} {rate:11,.0f} {ratio:>6} {main_mib:9.0f}  "
-              + ", ".join(f"{p:.0f}" for p in peaks))
+        main_mib, peaks = memory[side, parts]
+        print(f"{side:>7} {name:>14} {wall:8.2f} {spread:>13} {rows / wall:11,.0f} {ratio:>6} "
+              f"{main_mib:9.0f}  " + ", ".join(f"{p:.0f}" for p in peaks))
 
 
 def drop_table(root: Path) -> Callable[[], None]:
@@ -93,12 +111,18 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-csv", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--against", metavar="DIR",
+                        help="another checkout whose package runs every case too")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dativo-bench-") as tmp:
-        root = csv_case.make_root(args.rows, Path(tmp) / "csv")
-        size = (root / "data/orders.csv").stat().st_size
-        series(f"CSV ({size / 2**20:,.0f} MiB, one file in byte ranges)", args.rows, root, None,
-               drop_table(root))
+    options = {"repeat": args.repeat, "against": args.against}
+    if not args.skip_csv:
+        with tempfile.TemporaryDirectory(prefix="dativo-bench-") as tmp:
+            root = csv_case.make_root(args.rows, Path(tmp) / "csv")
+            size = (root / "data/orders.csv").stat().st_size
+            series(f"CSV ({size / 2**20:,.0f} MiB, one file in byte ranges)", args.rows, root,
+                   None, drop_table(root), **options)
     if args.skip_postgres:
         return
     pg_case.make_table(args.rows)
@@ -106,7 +130,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="dativo-bench-") as tmp:
             root = pg_case.make_root(Path(tmp))
             series("PostgreSQL (ranges of order_id)", args.rows, root, "order_id",
-                   drop_table(root))
+                   drop_table(root), **options)
     finally:
         pg_case.admin(f"DROP DATABASE IF EXISTS {pg_case.DB} WITH (FORCE)")
 

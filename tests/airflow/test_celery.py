@@ -22,8 +22,9 @@ import psycopg
 import pyarrow.compute as pc
 import pytest
 
-from tests.conftest import BIN, CONFIG_DIRS, REPO
-from tests.services import S3Server, free_port, wait_for_port
+from tests.conftest import BIN, CONFIG_DIRS, REPO, write
+from tests.services import Database, S3Server, free_port, wait_for_port
+from tests.test_partitions import ASSET, seed_pg
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -93,6 +94,31 @@ class Cluster:
                 proc.wait()
 
 
+def cluster_env(s3_server: S3Server, metadata_db: str, broker: str) -> dict[str, str]:
+    """What every component of one cluster shares: executor, metadata DB, broker, API."""
+    api_port = free_port()
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DATIVO"))},
+        **s3_server.env(),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{PG}/{metadata_db}",
+        # psycopg 3 drives the async engine too (Airflow would otherwise want asyncpg)
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"{PG}/{metadata_db}",
+        "AIRFLOW__CELERY__BROKER_URL": broker,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{PG}/{metadata_db}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # every component must sign and check task tokens with the same key
+        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+    }
+
+
 def run(env: dict[str, str], *args: str) -> str:
     out = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True,
                          timeout=300)
@@ -105,6 +131,15 @@ def run_state(metadata_db: str, run_id: str) -> str | None:
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={metadata_db}") as db:
         row = db.execute("SELECT state FROM dag_run WHERE run_id = %s", (run_id,)).fetchone()
     return row[0] if row else None
+
+
+def wait_for_run(cluster: Cluster, metadata_db: str, run_id: str, timeout: float) -> str | None:
+    state, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline and state not in ("success", "failed"):
+        time.sleep(1)
+        cluster.check_alive()
+        state = run_state(metadata_db, run_id)
+    return state
 
 
 def test_extract_and_load_run_on_different_celery_workers(
@@ -127,27 +162,8 @@ target:
       s3.access-key-id: {s3_server.access_key}
       s3.secret-access-key: {s3_server.secret_key}
 """
-    api_port = free_port()
-    common = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DATIVO"))},
-        **s3_server.env(),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{PG}/{metadata_db}",
-        # psycopg 3 drives the async engine too (Airflow would otherwise want asyncpg)
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"{PG}/{metadata_db}",
-        "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/0",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{PG}/{metadata_db}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        # every component must sign and check task tokens with the same key
-        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
-    }
+    common = cluster_env(s3_server, metadata_db, "redis://127.0.0.1:6379/0")
+    api_port = int(common["AIRFLOW__API__PORT"])
 
     def component(name: str) -> dict[str, str]:
         """Own Airflow home (task logs land there), own copy of the config repository."""
@@ -171,11 +187,7 @@ target:
         run(core, "dags", "unpause", DAG_ID)
         run(core, "dags", "trigger", DAG_ID, "--run-id", f"celery_{tag}")
 
-        state, deadline = None, time.monotonic() + 240
-        while time.monotonic() < deadline and state not in ("success", "failed"):
-            time.sleep(1)
-            cluster.check_alive()
-            state = run_state(metadata_db, f"celery_{tag}")
+        state = wait_for_run(cluster, metadata_db, f"celery_{tag}", timeout=240)
         assert state == "success", f"run ended as {state}\n{cluster.logs()}"
     finally:
         cluster.stop()
@@ -210,3 +222,106 @@ target:
     assert rows.num_rows == 8
     assert pc.min(rows["order_id"]).as_py() == 1001
     assert table.current_snapshot().summary["dativo.run-id"] == f"celery_{tag}"
+
+
+PARTITIONED_JOB = """\
+tenant_id: acme
+source_connector: postgres
+source_connector_path: connectors/postgres.yaml
+asset: pg_events
+asset_path: assets/postgres/v1.0/pg_events.yaml
+target_connector: iceberg
+target_connector_path: connectors/iceberg.yaml
+schedule: null
+queue: {queue}
+source:
+  object: events
+  connection:
+    database: {database}
+  partitions:
+    column: grp
+    count: 3
+    parallelism: 2
+"""
+
+
+def test_the_parts_of_one_job_spread_over_two_celery_workers_and_commit_once(
+        tmp_path: Path, s3_server: S3Server, databases: tuple[str, str],
+        pg_database: Database) -> None:
+    """validate → plan → extract mapped over 4 parts (3 ranges of grp and its NULLs) → load,
+    with two workers of concurrency 1 on one queue: both run parts, the load commits once."""
+    metadata_db, catalog_db = databases
+    expected = seed_pg(pg_database, rows=3000)
+    bucket = s3_server.new_bucket()
+    tag = uuid.uuid4().hex[:8]
+    queue, run_id, dag_id = f"dativo_parts_{tag}", f"parts_{tag}", "dativo__acme__pg_events"
+    catalog = {"type": "sql", "uri": f"{PG}/{catalog_db}", "warehouse": f"s3://{bucket}/warehouse",
+               "s3.endpoint": s3_server.endpoint, "s3.region": s3_server.region,
+               "s3.access-key-id": s3_server.access_key,
+               "s3.secret-access-key": s3_server.secret_key}
+    job_text = PARTITIONED_JOB.format(queue=queue, database=pg_database.name) + (
+        f"staging:\n  root: s3://{bucket}/staging\ntarget:\n  connection:\n    catalog:\n"
+        + "".join(f"      {k}: {v}\n" for k, v in catalog.items()))
+    # a Redis database of its own: the other Celery test's broker keys never meet these
+    common = cluster_env(s3_server, metadata_db, "redis://127.0.0.1:6379/7")
+
+    def component(name: str, **extra: str) -> dict[str, str]:
+        root = tmp_path / f"config_{name}"
+        for rel in CONFIG_DIRS:
+            shutil.copytree(REPO / rel, root / rel)
+        write(root / "assets/postgres/v1.0/pg_events.yaml",
+              ASSET.format(name="pg_events", source="postgres"))
+        write(root / "jobs/acme/pg_events.yaml", job_text)
+        home = tmp_path / f"home_{name}"
+        home.mkdir()
+        return {**common, "AIRFLOW_HOME": str(home), "DATIVO_HOME": str(root),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"), **extra}
+
+    def worker(name: str) -> dict[str, str]:
+        # the task instances' hostname is this worker's name (they share one machine)
+        return component(name, DATIVO_TEST_WORKER_HOSTNAME=f"{name}_{tag}",
+                         AIRFLOW__CORE__HOSTNAME_CALLABLE=f"{__package__}.worker_hostname.hostname",
+                         PYTHONPATH=os.pathsep.join(
+                             p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+
+    core, workers = component("core"), {name: worker(name) for name in ("worker_a", "worker_b")}
+    run(core, "db", "migrate")
+    run(core, "dags", "reserialize")
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start("api", core, "api-server")
+        cluster.start("scheduler", core, "scheduler")
+        for name, env in workers.items():
+            cluster.start(name, env, "celery", "worker", "-q", queue, "-c", "1", "-s",
+                          "-H", f"{name}_{tag}@%h", "--without-gossip", "--without-mingle")
+        wait_for_port(int(common["AIRFLOW__API__PORT"]), timeout=120)
+        run(core, "dags", "unpause", dag_id)
+        run(core, "dags", "trigger", dag_id, "--run-id", run_id)
+        state = wait_for_run(cluster, metadata_db, run_id, timeout=300)
+        assert state == "success", f"run ended as {state}\n{cluster.logs()}"
+    finally:
+        cluster.stop()
+
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={metadata_db}") as db:
+        ran = db.execute("SELECT task_id, map_index, hostname, state FROM task_instance "
+                         "WHERE run_id = %s ORDER BY task_id, map_index", (run_id,)).fetchall()
+    assert {(t, s) for t, _, _, s in ran} == {(t, "success")
+                                             for t in ("validate", "plan", "extract", "load")}
+    parts = {i: host for t, i, host, _ in ran if t == "extract"}
+    assert sorted(parts) == [0, 1, 2, 3]  # three ranges of grp and the part of its NULLs
+    assert set(parts.values()) == {f"worker_a_{tag}", f"worker_b_{tag}"}, parts
+    # and each part's log is in the home of the worker its task instance names
+    for name, env in workers.items():
+        logged = {int(p.parent.name.removeprefix("map_index="))
+                  for p in (Path(env["AIRFLOW_HOME"]) / "logs").rglob("attempt=*.log")
+                  if "task_id=extract" in str(p)}
+        assert logged == {i for i, host in parts.items() if host == f"{name}_{tag}"}
+
+    from pyiceberg.catalog import load_catalog
+
+    table = load_catalog("dativo", **catalog).load_table("acme.pg_events")
+    got = sorted((r["id"], r["grp"], r["name"], r["at"])
+                 for r in table.scan().to_arrow().to_pylist())
+    assert got == expected  # every row once, the NULL part's too
+    assert len(table.metadata.snapshots) == 1
+    assert table.current_snapshot().summary["dativo.run-id"] == run_id

@@ -25,6 +25,7 @@ from airflow_provider_dativo.engines.launchers.docker import (
     DockerLauncher,
     DockerSettings,
     container_spec,
+    demultiplexed,
     owner,
 )
 from airflow_provider_dativo.errors import EngineError
@@ -64,6 +65,23 @@ def test_container_spec_mounts_files_read_only_with_limits() -> None:
 def test_split_lines_rejoins_chunks() -> None:
     assert list(split_lines([b'{"a"', b':1}\n{"b":', b"2}\n", b"tail"])) == [
         b'{"a":1}', b'{"b":2}', b"tail"]
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return bytes([kind, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+
+@pytest.mark.parametrize("cut", [1, 3, 8, 9, 17, 4096])
+def test_the_attach_stream_splits_into_stdout_and_stderr_wherever_it_is_cut(cut: int) -> None:
+    """The engine's frames, cut into chunks of ``cut`` bytes (through headers and payloads):
+    stdout comes out whole and in order, stderr goes aside, an empty frame is skipped."""
+    out = [b'{"type":"RECORD","n":%d}\n' % i for i in range(200)]
+    stream = b"".join(frame(1, line) + (frame(2, b"log %d\n" % i) if i % 50 == 0 else b"")
+                      for i, line in enumerate(out)) + frame(1, b"") + frame(1, b"tail")
+    chunks = [stream[i:i + cut] for i in range(0, len(stream), cut)]
+    stderr: list[bytes] = []
+    assert b"".join(demultiplexed(chunks, stderr.append)) == b"".join(out) + b"tail"
+    assert b"".join(stderr) == b"log 0\nlog 50\nlog 100\nlog 150\n"
 
 
 @pytest.mark.parametrize(("name", "image"), [("stripe", "airbyte/source-stripe:5.6.0"),

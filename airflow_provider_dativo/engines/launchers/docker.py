@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +29,12 @@ from airflow_provider_dativo.engines.launchers.base import (
     Masker,
     StderrTail,
     feed_fifo,
-    pumped_lines,
     resolved,
     split_lines,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
+from airflow_provider_dativo.read_ahead import ReadAhead
 
 MOUNT = "/dativo"
 # on every container the launcher starts: which image, and which process started it (so the
@@ -103,16 +104,95 @@ def container_spec(image: str, args: Sequence[Arg], host_dir: str,
     return spec
 
 
+# how much of the attach stream one read asks for: a connector writes its output in frames of
+# a few KiB at most, so a large read takes many frames at once
+READ_BYTES = 1 << 20
+STDOUT_AHEAD = 64 << 20  # stdout bytes read ahead of the parser at most
+STDOUT, STDERR = 1, 2
+FRAME_HEADER = 8
+_FRAME = struct.Struct(">BxxxL")
+
+
+def demultiplexed(chunks: Iterable[bytes], on_stderr: Callable[[bytes], None]
+                  ) -> Iterator[bytes]:
+    """The stdout bytes of a non-TTY attach stream read in chunks cut anywhere; its stderr bytes
+    go to ``on_stderr``. The engine interleaves both as frames, each an 8-byte header (stream,
+    three zero bytes, big-endian length) and its payload; a chunk's stdout is handed on as one
+    piece, so the work per frame is a header unpacked and a slice taken."""
+    header = b""  # a header cut by the end of a chunk
+    kind, left = 0, 0  # the frame being read and how much of its payload is still to come
+    for chunk in chunks:
+        out: list[bytes] = []
+        pos, size = 0, len(chunk)
+        while pos < size:
+            if not left:
+                need = FRAME_HEADER - len(header)
+                header += chunk[pos:pos + need]
+                pos += need
+                if len(header) < FRAME_HEADER:
+                    break
+                kind, left = _FRAME.unpack(header)
+                header = b""
+                continue
+            piece = chunk[pos:pos + left]
+            pos += len(piece)
+            left -= len(piece)
+            if kind == STDOUT:
+                out.append(piece)
+            elif kind == STDERR:
+                on_stderr(piece)
+        if out:
+            yield out[0] if len(out) == 1 else b"".join(out)
+
+
+class _StderrLines:
+    """Pieces of stderr, cut anywhere, to the tail a line at a time."""
+
+    def __init__(self, tail: StderrTail) -> None:
+        self._tail = tail
+        self._rest = b""
+
+    def feed(self, piece: bytes) -> None:
+        *lines, self._rest = (self._rest + piece).split(b"\n")
+        for line in lines:
+            self._tail.feed(line)
+
+    def flush(self) -> None:
+        if self._rest:
+            self._tail.feed(self._rest)
+            self._rest = b""
+
+
 class DockerProcess:
     def __init__(self, container: Any, tail: StderrTail, stop_timeout_s: int) -> None:
+        from docker.utils.socket import read
+
         self.container = container
         self._tail = tail
         self._stop_timeout_s = stop_timeout_s
-        # attached before the start, so nothing is lost however fast the connector exits
-        self._stdout = container.attach(stdout=True, stderr=False, stream=True, logs=True)
-        self._stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
-        self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._reader.start()
+        # One attach for both streams, read straight from its socket in large chunks and split
+        # here: the SDK's own stream reads each frame with two polls and two reads, which for
+        # a connector that writes a frame per record cost more than the parse of the records.
+        # Attached before the start, so nothing is lost however fast the connector exits.
+        self._socket = container.client.api.attach_socket(
+            container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1})
+        self._stderr = _StderrLines(tail)
+        self._drained = threading.Event()
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while chunk := read(self._socket, READ_BYTES):
+                    yield chunk
+            except (OSError, ValueError):
+                pass  # the socket was closed under us: the run is over
+            finally:
+                self._stderr.flush()
+                self._drained.set()
+
+        # read from now on, so stderr is logged even before anyone reads stdout, and the
+        # connector never waits on a full pipe while a batch is built (bounded by bytes)
+        self._stdout = ReadAhead(demultiplexed(chunks(), self._stderr.feed), STDOUT_AHEAD, len,
+                                 join_on_close=False)
         self._lock = threading.Lock()
         self._killed = False
         self._ended = threading.Event()
@@ -127,17 +207,16 @@ class DockerProcess:
                                   "before it started; nothing was read")
             self.container.start()
 
-    def _drain_stderr(self) -> None:
-        for line in split_lines(self._stderr):
-            self._tail.feed(line)
-
     def lines(self) -> Iterator[bytes]:
-        return pumped_lines(self._stdout)
+        try:
+            yield from split_lines(self._stdout)
+        finally:
+            self._stdout.close()
 
     def wait(self) -> int:
         code = int(self.container.wait().get("StatusCode", 1))
         self._ended.set()
-        self._reader.join(timeout=5)
+        self._drained.wait(timeout=5)  # the stream ends just after the container
         if self.late_failures:  # the connector was stopped because its input never came
             raise self.late_failures[0]
         return code
@@ -154,6 +233,12 @@ class DockerProcess:
         with suppress(Exception):
             self.container.stop(timeout=self._stop_timeout_s)
         self._ended.set()
+
+    def close(self) -> None:
+        """Let go of the attach stream (the container is gone or going)."""
+        self._stdout.close()
+        with suppress(Exception):
+            self._socket.close()
 
 
 # set by the Airflow hook for the duration of a task, so connectors run on the engine of the
@@ -208,6 +293,13 @@ class DockerLauncher:
         self.settings = settings or DockerSettings()
         self.client_factory = client_factory
         self.running: DockerProcess | None = None
+        # The docker SDK (requests, urllib3: ~0.2 s) is imported here, in the caller's thread,
+        # before the read starts the container on its own thread: imported there it raced the
+        # caller's own imports (pyarrow, pyiceberg) for the interpreter and took three times
+        # as long, all of it before the container was created. A missing SDK is reported
+        # when a container is asked for.
+        with suppress(ImportError):
+            import docker  # noqa: F401
 
     def describe(self) -> str:
         return f"docker image {self.image}"
@@ -301,6 +393,7 @@ class DockerLauncher:
                 if self.settings.auto_remove:
                     with suppress(Exception):
                         container.remove(force=True)
+                process.close()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
