@@ -222,10 +222,10 @@ def _files(root: ConfigRoot, name: str, engine: str, spec: EngineSpec,
     if placeholders:
         secret_keys = {k.key for k in secrets}
         job_values = {}
-        for name, ref in placeholders.items():
+        for setting, ref in placeholders.items():
             # a --set value of a secret never goes into a file; others are the test default
-            value = "test" if name in secret_keys else str(settings.get(name, "test"))
-            job_values[name] = f"${{{ref[2:-1]}:-{value}}}"
+            value = "test" if setting in secret_keys else str(settings.get(setting, "test"))
+            job_values[setting] = f"${{{ref[2:-1]}:-{value}}}"
         job += ["  connection:", *_yaml(_nest(job_values), 4)]
     if found and found.cursor_fields and found.supports_incremental:
         job += ["  incremental:", f"    cursor_field: {found.cursor_fields[0]}"]
