@@ -58,8 +58,11 @@ def containers_of(client: Any, image: str) -> list[Any]:
     or not (other test workers run their own at the same time)."""
     from airflow_provider_dativo.engines.launchers.docker import OWNER_LABEL, owner
 
-    return client.containers.list(all=True, filters={"ancestor": image,
-                                                     "label": f"{OWNER_LABEL}={owner()}"})
+    # ignore_removed: a container that ends and is removed between the listing and its
+    # inspection (a connector's spec or discover run) is simply not there
+    return client.containers.list(all=True, ignore_removed=True,
+                                  filters={"ancestor": image,
+                                           "label": f"{OWNER_LABEL}={owner()}"})
 
 
 FAKER_JOB = "jobs/examples/faker_docker_users.yaml"
