@@ -63,8 +63,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         console.print(error_line(issue), soft_wrap=True)
     for warning in report.warnings:
         console.print(styled(("warning", "yellow"), f" {warning}"), soft_wrap=True)
-    for notice in dict.fromkeys(report.notices):
-        console.print(styled(("notice: ", "yellow"), str(notice)), soft_wrap=True)
     if not issues:
         noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
         console.print(styled(("all configs are valid", "green"), noted))

@@ -7,7 +7,7 @@ the DAG folder re-reads only the YAML files that changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -51,10 +51,12 @@ class ValidationReport:
 
     files: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     issues: dict[str, list[ConfigIssue]] = field(default_factory=lambda: {k: [] for k in KINDS})
-    # what is valid but likely a mistake; it does not fail the validation
+    # what is valid but worth a look, and does not fail the validation: an asset without
+    # source_type, quality rules dativo does not run or a job skips; each listed once
     warnings: list[ConfigIssue] = field(default_factory=list)
-    # findings that are not errors: quality rules dativo does not run, or a job skips
-    notices: list[ConfigIssue] = field(default_factory=list)
+
+    def warn(self, found: Iterable[ConfigIssue]) -> None:
+        self.warnings.extend(w for w in dict.fromkeys(found) if w not in self.warnings)
 
     @property
     def ok(self) -> bool:
@@ -217,11 +219,11 @@ class ConfigRoot:
                 loaded = loader[kind]()
                 if kind == "asset":
                     contracts = [loaded] + [self.asset(path, o) for o in loaded.schema_objects[1:]]
-                    errors, notices = quality_rules.validate_rules(contracts, str(path))
+                    errors, warnings = quality_rules.validate_rules(contracts, str(path))
                     report.issues[kind] += errors
-                    report.notices += notices
+                    report.warn(warnings)
                 if kind == "job":
-                    report.notices += quality_rules.skip_notices(loaded)
+                    report.warn(quality_rules.skip_warnings(loaded))
             except ConfigError as exc:
                 seen = set(report.all_issues())
                 report.issues[kind].extend(i for i in exc.issues if i not in seen)
@@ -233,8 +235,7 @@ class ConfigRoot:
                     entries = {}  # reported as the registry's own issues
                 report.issues[kind].extend(reg.recipe_mode_issues(loaded, entries))
             if kind == "job":
-                report.warnings.extend(w for w in untyped_asset_warnings(self, loaded)
-                                       if w not in report.warnings)
+                report.warn(untyped_asset_warnings(self, loaded))
         # every job takes part, so a selected job is checked against the unselected ones too
         collisions = collision_issues((job_claim(self, p) for p in self.job_files()),
                                       self.display)

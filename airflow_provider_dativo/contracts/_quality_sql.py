@@ -1,5 +1,5 @@
 """Quality rules as SQL over the run's rows: the checks ``dativo validate`` makes up front
-(each query prepared against an empty table of the contract's schema), the notices it prints, and
+(each query prepared against an empty table of the contract's schema), the warnings it prints, and
 the queries the quality gate runs."""
 
 from __future__ import annotations
@@ -61,21 +61,21 @@ def table_names(contract: Contract) -> tuple[str, ...]:
 
 def validate_rules(contracts: Sequence[Contract],
                    file: str) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
-    """Errors (SQL that does not parse or bind against the contract's columns) and notices
+    """Errors (SQL that does not parse or bind against the contract's columns) and warnings
     (rules dativo does not run, schedules it does not follow) for ``dativo validate``."""
     errors: list[ConfigIssue] = []
-    notices: list[ConfigIssue] = []
+    warnings: list[ConfigIssue] = []
     for contract in contracts:
         errors += _sql_issues(contract, file)
         for rule in rules_of(contract):
             if rule.type == "custom":
-                notices.append(ConfigIssue(file, f"quality rule {rule.name!r}: not run here: "
-                               f"engine {rule.engine}", rule.line, rule.path))
+                warnings.append(ConfigIssue(file, f"quality rule {rule.name!r}: not run here: "
+                                f"engine {rule.engine}", rule.line, rule.path))
             if rule.runs and rule.schedule:
-                notices.append(ConfigIssue(file, f"quality rule {rule.name!r} has a schedule "
-                               f"({rule.schedule}); dativo runs it on every load", rule.line,
-                               f"{rule.path}.schedule"))
-    return errors, notices
+                warnings.append(ConfigIssue(file, f"quality rule {rule.name!r} has a schedule "
+                                f"({rule.schedule}); dativo runs it on every load", rule.line,
+                                f"{rule.path}.schedule"))
+    return errors, warnings
 
 
 def _sql_issues(contract: Contract, file: str) -> list[ConfigIssue]:
@@ -109,7 +109,7 @@ def _sql_issues(contract: Contract, file: str) -> list[ConfigIssue]:
     return errors
 
 
-def skip_notices(jobs: Sequence[Any]) -> list[ConfigIssue]:
+def skip_warnings(jobs: Sequence[Any]) -> list[ConfigIssue]:
     """What a job's ``validation.quality.skip`` turns off, for ``dativo validate``."""
     return [ConfigIssue(job.file, f"quality rule {name!r} of contract {job.contract.name!r} is "
                         "skipped by this job", None, "validation.quality.skip")

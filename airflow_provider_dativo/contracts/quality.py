@@ -61,7 +61,7 @@ from airflow_provider_dativo.contracts._quality_sql import (
     quote,
     render_query,
     skip_issues,
-    skip_notices,
+    skip_warnings,
     table_names,
     validate_rules,
     without,
@@ -71,6 +71,6 @@ __all__ = [
     "ALIASES", "COUNT_METRICS", "LIBRARY_RULES", "OPERATORS", "RUN_METRICS", "RUN_TABLE",
     "SEVERITIES", "STATE_KEY", "SUMMARY_PREFIX", "VALUE_METRICS", "IssueSink", "QualityRule",
     "measure_sql", "passes", "quote", "read_rules", "render_query", "row_failures", "rules_of",
-    "skip_issues", "skip_notices", "split_results", "table_names", "validate_rules",
+    "skip_issues", "skip_warnings", "split_results", "table_names", "validate_rules",
     "with_results", "without",
 ]
