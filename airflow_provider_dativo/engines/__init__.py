@@ -2,7 +2,9 @@
 
 Each engine module exposes ``from_job(job, connection)`` (what a run opens) and
 ``from_recipe(root, recipe, connection)`` (what ``dativo discover --connector`` and ``dativo spec``
-open, with no job); the native engine keeps its own table of extractors the same way.
+open, with no job), ``PUBLISHES_SPEC`` (whether the connector describes its own config) and
+``LAUNCHES_CONNECTORS`` (whether its connectors are processes a launcher starts); the native
+engine keeps its own table of extractors the same way.
 """
 
 from __future__ import annotations

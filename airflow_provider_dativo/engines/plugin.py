@@ -67,6 +67,8 @@ class PluginWriter(Protocol):
 
 # in-process: its settings are documented, not published by a connector (dativo spec)
 PUBLISHES_SPEC = False
+# it runs in dativo's own process, through no launcher
+LAUNCHES_CONNECTORS = False
 
 
 def load_class(reference: str, root: Path | None = None) -> type:

@@ -23,7 +23,13 @@ from airflow.sdk import BaseHook
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.config.yaml_loader import parse_yaml
-from airflow_provider_dativo.engines import CheckStatus, SourceEngine, StreamInfo, open_source
+from airflow_provider_dativo.engines import (
+    CheckStatus,
+    SourceEngine,
+    StreamInfo,
+    engine_module,
+    open_source,
+)
 from airflow_provider_dativo.errors import EngineError
 
 DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
@@ -66,7 +72,8 @@ class ConnectorHook(BaseHook):
 
 
 class SingerHook(ConnectorHook):
-    """A Singer tap, usually a local executable in its own virtual environment."""
+    """A Singer tap by name, for Airflow code that builds one itself; it behaves as
+    :class:`ConnectorHook` (``hook_for`` returns that for a tap on this machine)."""
 
     hook_name = "dativo Singer tap"
 
@@ -136,11 +143,12 @@ def docker_conn_id_of(job: JobSpec) -> str | None:
 
 
 def hook_for(job: JobSpec, job_file: str, config_root: str | None) -> ConnectorHook:
-    """The hook for a job's source: Docker-launched Airbyte, a Singer tap, or a local process."""
-    engine = job.source.engine(job.source_engine)
-    launcher = engine.options.get("launcher") or ("local" if engine.command else "docker")
-    if job.source_engine == "airbyte" and launcher == "docker":
+    """The hook for a job's source: the Docker hook when its engine launches connectors and the
+    recipe picks the docker launcher (its containers then honour ``docker_conn_id``), else the
+    hook for processes on this machine."""
+    from airflow_provider_dativo.engines.launchers import launcher_name
+
+    module = engine_module(job.source_engine, f"the job's source.engine for '{job.source.type}'")
+    if module.LAUNCHES_CONNECTORS and launcher_name(job.source, job.source_engine) == "docker":
         return AirbyteDockerHook(job_file, config_root, docker_conn_id=docker_conn_id_of(job))
-    if job.source_engine == "singer":
-        return SingerHook(job_file, config_root)
     return ConnectorHook(job_file, config_root)

@@ -21,6 +21,8 @@ from airflow_provider_dativo.engines.protocol import recipe_settings
 
 # the connector describes its own config (dativo spec)
 PUBLISHES_SPEC = True
+# its connectors run as processes a launcher starts (a local executable or a Docker image)
+LAUNCHES_CONNECTORS = True
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,

@@ -17,17 +17,23 @@ from airflow_provider_dativo.engines.launchers.base import (
 from airflow_provider_dativo.errors import EngineError
 
 __all__ = ["Arg", "ConnectorProcess", "FileArg", "LateFile", "Launcher", "Masker",
-           "launcher_for", "stop_running"]
+           "launcher_for", "launcher_name", "stop_running"]
 
 LAUNCHERS = ("local", "docker")
 
 
-def launcher_for(root: Path, recipe: ConnectorRecipe, engine_type: str) -> Launcher:
+def launcher_name(recipe: ConnectorRecipe, engine_type: str) -> str:
     """The recipe's ``options.launcher``, else local when it has a command, else docker."""
+    engine = recipe.engine(engine_type)
+    return str(engine.options.get("launcher") or ("local" if engine.command else "docker"))
+
+
+def launcher_for(root: Path, recipe: ConnectorRecipe, engine_type: str) -> Launcher:
+    """The launcher :func:`launcher_name` names, for the recipe's ``engine_type`` engine."""
     from airflow_provider_dativo.engines.connector_venvs import resolve_command
 
     engine = recipe.engine(engine_type)
-    choice = engine.options.get("launcher") or ("local" if engine.command else "docker")
+    choice = launcher_name(recipe, engine_type)
     if choice == "local":
         from airflow_provider_dativo.engines.launchers.local import LocalLauncher
 

@@ -22,6 +22,8 @@ EXTRACTORS: dict[str, str] = {"file": "files", "postgres": "postgres", "mysql": 
 
 # in-process: its settings are documented, not published by a connector (dativo spec)
 PUBLISHES_SPEC = False
+# it runs in dativo's own process, through no launcher
+LAUNCHES_CONNECTORS = False
 
 
 def extractor(recipe: ConnectorRecipe) -> ModuleType:

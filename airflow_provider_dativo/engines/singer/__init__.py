@@ -21,6 +21,8 @@ __all__ = ["SingerSource", "from_job", "from_recipe"]
 
 # the connector describes its own config (dativo spec)
 PUBLISHES_SPEC = True
+# its connectors run as processes a launcher starts (a local executable or a Docker image)
+LAUNCHES_CONNECTORS = True
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict, *,
