@@ -1,4 +1,4 @@
-"""custom_plugin: a user's own reader (or writer) class, loaded by name.
+"""custom_plugin: a user's own reader class, loaded by name.
 
 The job names it in ``source.plugin`` (else the recipe's ``custom_plugin`` engine ``plugin``)
 as ``package.module:Class`` or as the name of an entry point in the group ``dativo.plugins``.
@@ -15,9 +15,6 @@ The interface, kept small on purpose:
     ``read(stream, state) ->`` an iterator of ``pyarrow.RecordBatch`` or ``pyarrow.Table``
     (the data), ``StateUpdate`` or a plain ``{"state": {...}}`` dict (a checkpoint; the last
     one is committed with the data) and, optionally, ``RejectedRecords``.
-
-``Writer(config)``: ``write(batch: pyarrow.RecordBatch)`` for every batch of a run, then
-``commit(state, run_id) -> None`` once, after the last batch.
 
 The engine checks what the reader yields and names the plugin in every error.
 """
@@ -56,13 +53,6 @@ class PluginReader(Protocol):
     def discover(self) -> list[StreamInfo | str]: ...
 
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[Any]: ...
-
-
-@runtime_checkable
-class PluginWriter(Protocol):
-    def write(self, batch: pa.RecordBatch) -> None: ...
-
-    def commit(self, state: Mapping[str, Any] | None, run_id: str) -> None: ...
 
 
 # in-process: its settings are documented, not published by a connector (dativo spec)
@@ -202,15 +192,6 @@ def from_job(job: JobSpec, connection: dict) -> PluginSource:
         raise EngineError(f"plugin '{reference}' could not start: {type(exc).__name__}: "
                           f"{exc}") from None
     return PluginSource(reference, reader)
-
-
-def open_writer(reference: str, config: Mapping[str, Any], root: Path | None = None) -> Any:
-    """A plugin writer, checked for ``write`` and ``commit``."""
-    writer = load_class(reference, root)(dict(config))
-    if not isinstance(writer, PluginWriter):
-        raise EngineError(f"plugin '{reference}' is not a writer: it needs write(batch) and "
-                          "commit(state, run_id)")
-    return writer
 
 
 def from_recipe(root: Path, recipe: ConnectorRecipe, connection: dict) -> PluginSource:

@@ -6,8 +6,7 @@
 
 Blocks are separated by a blank line. ``KeyValueReader`` reads every ``*.kv`` file matching
 ``path`` (relative to the config root) once per file version and yields Arrow batches of text
-columns, which the contract then types and checks. ``JsonLinesWriter`` is the matching writer
-half of the interface: it stages batches as JSON Lines and makes them visible on commit.
+columns, which the contract then types and checks.
 
 A job uses the reader with ``source.engine: custom_plugin`` and
 ``source.plugin: examples.plugins.kv_records:KeyValueReader`` (see jobs/examples/inventory.yaml).
@@ -15,8 +14,6 @@ A job uses the reader with ``source.engine: custom_plugin`` and
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,24 +73,3 @@ class KeyValueReader:
         if record:
             yield record
 
-
-class JsonLinesWriter:
-    """Stages each batch as JSON Lines; ``commit`` renames the staged file into place."""
-
-    def __init__(self, config: Mapping[str, Any]):
-        self.folder = Path(str(config["folder"]))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.pending: list[Path] = []
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        path = self.folder / f"staged-{len(self.pending):05d}.part"
-        with path.open("w", encoding="utf-8") as out:
-            for row in batch.to_pylist():
-                out.write(json.dumps(row, default=str) + "\n")
-        self.pending.append(path)
-
-    def commit(self, state: Mapping[str, Any] | None, run_id: str) -> None:
-        for number, path in enumerate(self.pending):
-            os.replace(path, self.folder / f"{run_id}-{number:05d}.jsonl")
-        (self.folder / f"{run_id}.state.json").write_text(json.dumps(state or {}))
-        self.pending = []

@@ -3,7 +3,6 @@ registry/mode rules, and errors that name the plugin."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.engines import StateUpdate
-from airflow_provider_dativo.engines.plugin import PluginSource, load_class, open_writer
+from airflow_provider_dativo.engines.plugin import PluginSource, load_class
 from airflow_provider_dativo.errors import ConfigError, ContractViolation, EngineError
 from tests.conftest import write
 
@@ -50,14 +49,13 @@ def test_cloud_mode_refuses_a_plugin_the_registry_keeps_self_hosted(config_root:
     assert ConfigRoot(config_root).load_job(config_root / JOB).mode == "cloud"
 
 
-def test_entry_point_loading_and_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # an installed distribution that declares the reader as an entry point
     dist = tmp_path / "site"
     write(dist / "dativo_inventory-1.0.dist-info/METADATA",
           "Metadata-Version: 2.1\nName: dativo-inventory\nVersion: 1.0\n")
     write(dist / "dativo_inventory-1.0.dist-info/entry_points.txt",
-          "[dativo.plugins]\ninventory = examples.plugins.kv_records:KeyValueReader\n"
-          "inventory_out = examples.plugins.kv_records:JsonLinesWriter\n")
+          "[dativo.plugins]\ninventory = examples.plugins.kv_records:KeyValueReader\n")
     monkeypatch.syspath_prepend(str(dist))
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     reader_cls = load_class("inventory")
@@ -68,16 +66,6 @@ def test_entry_point_loading_and_writer(tmp_path: Path, monkeypatch: pytest.Monk
     assert source.check().ok and [s.name for s in source.discover()] == ["items"]
     items = list(source.read("items", None))
     assert isinstance(items[0], pa.RecordBatch) and isinstance(items[-1], StateUpdate)
-
-    writer = open_writer("inventory_out", {"folder": str(tmp_path / "out")})
-    writer.write(items[0])
-    assert not list((tmp_path / "out").glob("*.jsonl"))  # nothing visible before commit
-    writer.commit({"files": {"in/x.kv": "1"}}, "run-1")
-    (landed,) = (tmp_path / "out").glob("run-1-*.jsonl")
-    assert [json.loads(line)["sku"] for line in landed.read_text().splitlines()] == [
-        "A-1", "A-2"]
-    with pytest.raises(EngineError, match="not a writer"):
-        open_writer("inventory", {"path": "x"})
 
 
 class Misbehaves:
