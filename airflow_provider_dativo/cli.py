@@ -292,9 +292,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         info.add_row(label, value)
     data = described.data
     info.add_row("state", json.dumps(target.read_state(), sort_keys=True)[:200])
-    from airflow_provider_dativo.quality_gate import committed_results, result_lines
+    from airflow_provider_dativo.quality_gate import result_lines
 
-    checked = result_lines(committed_results(target))
+    checked = result_lines(target.committed_quality())
     if checked:
         info.add_row("quality (last run)", "\n".join(checked))
     if data is not None:

@@ -12,7 +12,6 @@ targets).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -21,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo.contracts.quality import (
     RUN_TABLE,
-    STATE_KEY,
-    SUMMARY_PREFIX,
     QualityRule,
     measure_sql,
     passes,
@@ -142,7 +139,7 @@ def _run_rows(job: JobSpec, manifest: Mapping[str, Any], target: Target) -> pa.T
     from airflow_provider_dativo.contracts import arrow_schema
 
     schema = arrow_schema(job.contract)
-    io = file_io(target)
+    io = target.file_io()
     tables = []
     refusal = (f"the run-level quality rules of contract '{job.contract.name}' need the run's "
                f"rows, but target {job.target.type} stages other data")
@@ -150,11 +147,8 @@ def _run_rows(job: JobSpec, manifest: Mapping[str, Any], target: Target) -> pa.T
     for entry in manifest.get("files") or ():
         path = str(entry["path"])
         try:
-            if io is None:
-                tables.append(pq.read_table(path.removeprefix("file://")))
-            else:
-                with io.new_input(path).open() as stream:
-                    tables.append(pq.read_table(stream))
+            with io.new_input(path).open() as stream:
+                tables.append(pq.read_table(stream))
         except pa.ArrowInvalid as exc:
             raise ContractViolation(f"{refusal} ({path}: {exc}){hint}") from exc
     if not tables:
@@ -164,14 +158,6 @@ def _run_rows(job: JobSpec, manifest: Mapping[str, Any], target: Target) -> pa.T
     if missing:
         raise ContractViolation(f"{refusal} (missing columns: {', '.join(missing)}){hint}")
     return rows
-
-
-def file_io(target: Target) -> Any:
-    storage = getattr(target, "storage", None)
-    if storage is not None:
-        return storage.io
-    load_table = getattr(target, "load_table", None)
-    return None if load_table is None else load_table().io
 
 
 def _measure(job: JobSpec, rules: Sequence[QualityRule], rows: pa.Table) -> list[Any]:
@@ -209,18 +195,6 @@ def _plain(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return str(value)
-
-
-def committed_results(target: Target) -> list[dict[str, Any]]:
-    """The rule results the target's newest commit recorded, for ``dativo show``."""
-    load_table = getattr(target, "load_table", None)
-    if load_table is not None:
-        snapshot = load_table().current_snapshot()
-        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
-        return [{"name": key[len(SUMMARY_PREFIX):], **json.loads(value)}
-                for key, value in sorted(summary.items()) if key.startswith(SUMMARY_PREFIX)]
-    state = target.read_state() or {}
-    return [{"name": name, **result} for name, result in (state.get(STATE_KEY) or {}).items()]
 
 
 def result_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:

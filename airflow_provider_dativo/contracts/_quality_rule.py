@@ -171,6 +171,18 @@ def with_results(state: Mapping[str, Any] | None,
     return {**(state or {}), STATE_KEY: {k: dict(v) for k, v in results.items()}}
 
 
+def results_in_state(state: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The rule results a file target's committed state carries (see ``with_results``)."""
+    return [{"name": name, **result} for name, result in ((state or {}).get(STATE_KEY) or {}
+                                                          ).items()]
+
+
+def results_in_summary(summary: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The rule results an Iceberg snapshot summary carries (see ``split_results``)."""
+    return [{"name": key[len(SUMMARY_PREFIX):], **json.loads(value)}
+            for key, value in sorted(summary.items()) if key.startswith(SUMMARY_PREFIX)]
+
+
 def split_results(state: Mapping[str, Any] | None
                   ) -> tuple[Mapping[str, Any] | None, dict[str, str]]:
     """The state without the rule results, and the results as ``dativo.quality.*`` summary

@@ -52,6 +52,8 @@ from airflow_provider_dativo.contracts._quality_rule import (
     VALUE_METRICS,
     QualityRule,
     passes,
+    results_in_state,
+    results_in_summary,
     rules_of,
     split_results,
     with_results,
@@ -70,7 +72,8 @@ from airflow_provider_dativo.contracts._quality_sql import (
 __all__ = [
     "ALIASES", "COUNT_METRICS", "LIBRARY_RULES", "OPERATORS", "RUN_METRICS", "RUN_TABLE",
     "SEVERITIES", "STATE_KEY", "SUMMARY_PREFIX", "VALUE_METRICS", "IssueSink", "QualityRule",
-    "measure_sql", "passes", "quote", "read_rules", "render_query", "row_failures", "rules_of",
+    "measure_sql", "passes", "quote", "read_rules", "render_query", "results_in_state",
+    "results_in_summary", "row_failures", "rules_of",
     "skip_issues", "skip_warnings", "split_results", "table_names", "validate_rules",
     "with_results", "without",
 ]

@@ -232,18 +232,16 @@ def run_metrics(job: JobSpec, manifest: Mapping[str, Any], rows: int) -> dict[st
 def _null_counts(job: JobSpec, files: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     import pyarrow.parquet as pq
 
-    from airflow_provider_dativo import quality_gate, runner
+    from airflow_provider_dativo import runner
 
     wanted = {spec.name for spec in job.contract.fields if not spec.fields and spec.items is None}
-    io = quality_gate.file_io(runner.open_job_target(job)) if files else None
+    if not files:
+        return {}
+    io = runner.open_job_target(job).file_io()
     counts: dict[str, int] = {}
     for entry in files:
-        path = str(entry["path"])
-        if io is None:
-            metadata = pq.read_metadata(path.removeprefix("file://"))
-        else:
-            with io.new_input(path).open() as stream:
-                metadata = pq.ParquetFile(stream).metadata
+        with io.new_input(str(entry["path"])).open() as stream:
+            metadata = pq.ParquetFile(stream).metadata
         for group in range(metadata.num_row_groups):
             row_group = metadata.row_group(group)
             for i in range(row_group.num_columns):

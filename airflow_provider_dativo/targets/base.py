@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import datetime
 
     import pyarrow as pa
+    from pyiceberg.io import FileIO
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ class Target(Protocol):
 
     def read_state(self) -> dict[str, Any] | None:
         """This writer's state, committed with its last successful load, or None."""
+
+    def file_io(self) -> FileIO:
+        """What the run's staged files are read back with (the quality gate, lineage facets),
+        on local disk or object storage alike."""
+
+    def committed_quality(self) -> list[dict[str, Any]]:
+        """The quality rule results this writer's newest commit recorded (``dativo show``)."""
 
     def committed_head(self) -> CommitHead:
         """This writer's newest commit: its run id, state and quarantine entry, read at once."""

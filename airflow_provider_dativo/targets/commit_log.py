@@ -22,8 +22,9 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from airflow_provider_dativo.contracts.quality import results_in_state
 from airflow_provider_dativo.errors import TargetError
 from airflow_provider_dativo.targets.base import (
     UNKNOWN_BASE,
@@ -37,6 +38,9 @@ from airflow_provider_dativo.targets.base import (
 )
 from airflow_provider_dativo.targets.file_lock import FileLock
 from airflow_provider_dativo.targets.storage import Storage
+
+if TYPE_CHECKING:
+    from pyiceberg.io import FileIO
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +272,12 @@ class MarkedFilesTarget:
 
     def read_state(self) -> dict[str, Any] | None:
         return self.log.latest_state()
+
+    def file_io(self) -> FileIO:
+        return self.storage.io
+
+    def committed_quality(self) -> list[dict[str, Any]]:
+        return results_in_state(self.read_state())
 
     def committed_head(self) -> CommitHead:
         return self.log.head()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import pyarrow as pa
 
-from airflow_provider_dativo.contracts.quality import split_results
+from airflow_provider_dativo.contracts.quality import results_in_summary, split_results
 from airflow_provider_dativo.errors import ConfigIssue, DativoError, TargetError
 from airflow_provider_dativo.targets import iceberg_history as history
 from airflow_provider_dativo.targets import iceberg_schema as schemas
@@ -66,6 +66,7 @@ from airflow_provider_dativo.targets.partitioning import (
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+    from pyiceberg.io import FileIO
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
@@ -276,6 +277,15 @@ class IcebergTarget:
 
     def read_state(self) -> dict[str, Any] | None:
         return self.committed_head().state
+
+    def file_io(self) -> FileIO:
+        return self.load_table().io
+
+    def committed_quality(self) -> list[dict[str, Any]]:
+        """The results are properties of the newest snapshot's summary."""
+        snapshot = self.load_table().current_snapshot()
+        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+        return results_in_summary(summary)
 
     def committed_head(self) -> CommitHead:
         return history.writer_head(self.load_table().metadata, self._writer, self.table_identifier)
