@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo import quality_gate
 from airflow_provider_dativo.config.specs import JobSpec
-from airflow_provider_dativo.engines import RejectedRecords, StateUpdate, open_source
-from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone, restrict
+from airflow_provider_dativo.engines import RejectedRecords, SourceEngine, StateUpdate, open_source
+from airflow_provider_dativo.engines.base import PendingState, ReadItem, RecordsDone
 from airflow_provider_dativo.engines.native import cursor as cursors
 from airflow_provider_dativo.errors import ContractViolation, DativoError, EngineError, TargetError
 from airflow_provider_dativo.read_ahead import read_ahead
@@ -185,7 +185,7 @@ def extract_run(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None
     read, and the manifest is the part's, for ``partitions.gather`` to combine."""
     source = open_source(job, job.resolved_source_connection())
     if part is not None:
-        restrict(source, part)
+        source.restrict(part)
     stream = job.source_object or job.contract.name
     # A source that can start before it knows its state (a connector process) starts now,
     # so its start-up overlaps opening the target, which is where the state is kept.
@@ -209,11 +209,13 @@ def extract_run(job: JobSpec, run_id: str, *, ingest_date: dt.date | None = None
         reader.close()
 
 
-def _read_source(source: Any, stream: str, pending: PendingState) -> Iterator[ReadItem]:
+def _read_source(source: SourceEngine, stream: str,
+                 pending: PendingState) -> Iterator[ReadItem]:
     """What the source reads; an engine that needs its state up front waits for it here, on
     the read-ahead thread."""
-    if getattr(source, "starts_early", False):
-        yield from source.read(stream, pending)
+    if source.starts_early:
+        early: Any = source  # its read() takes the PendingState where others take a mapping
+        yield from early.read(stream, pending)
     else:
         yield from source.read(stream, pending.wait())
 

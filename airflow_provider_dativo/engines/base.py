@@ -109,17 +109,10 @@ class PendingState:
         return self._state
 
 
-def restrict(source: object, part: Mapping[str, Any]) -> None:
-    """Make ``source`` read one part of its stream (a partitioned run); sources that cannot
-    split are refused at validation, so reaching this with one is a job changed since."""
-    bound = getattr(source, "restrict", None)
-    if not callable(bound):
-        raise EngineError(f"the {type(source).__name__} source cannot read one part of a stream; "
-                          "remove source.partitions from the job")
-    bound(part)
-
-
 class SourceEngine(Protocol):
+    # true: read() takes a PendingState and starts before the state is known (see runner)
+    starts_early: bool
+
     def check(self) -> CheckStatus: ...
 
     def discover(self) -> list[StreamInfo]: ...
@@ -127,4 +120,19 @@ class SourceEngine(Protocol):
     def read(self, stream: str, state: Mapping[str, Any] | None) -> Iterator[ReadItem]:
         """Record batches of ``stream``, interleaved with state checkpoints and rejects.
 
-        A source whose ``starts_early`` attribute is true also takes a ``PendingState``."""
+        A source whose ``starts_early`` is true also takes a ``PendingState``."""
+
+    def restrict(self, part: Mapping[str, Any]) -> None:
+        """Read one part of the stream only (a partitioned run; ``partitions.plan_step``)."""
+
+
+class WholeStreamSource:
+    """What a source that cannot read one part of its stream shares: ``restrict`` refuses
+    (validation refuses source.partitions for it first, so reaching this is a job changed
+    since), and it waits for its state before it starts."""
+
+    starts_early = False
+
+    def restrict(self, part: Mapping[str, Any]) -> None:
+        raise EngineError(f"the {type(self).__name__} source cannot read one part of a stream; "
+                          "remove source.partitions from the job")

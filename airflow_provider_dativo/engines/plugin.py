@@ -37,6 +37,7 @@ from airflow_provider_dativo.engines.base import (
     RejectedRecords,
     StateUpdate,
     StreamInfo,
+    WholeStreamSource,
 )
 from airflow_provider_dativo.errors import DativoError, EngineError
 
@@ -114,7 +115,7 @@ def _as_class(value: Any, reference: str) -> type:
     return value
 
 
-class PluginSource:
+class PluginSource(WholeStreamSource):
     """A plugin reader behind the ``SourceEngine`` interface."""
 
     def __init__(self, reference: str, reader: Any):

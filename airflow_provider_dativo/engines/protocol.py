@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import orjson
 
 from airflow_provider_dativo import masking
-from airflow_provider_dativo.engines.base import PROTOCOL_BATCH_ROWS, PendingState
+from airflow_provider_dativo.engines.base import (
+    PROTOCOL_BATCH_ROWS,
+    PendingState,
+    WholeStreamSource,
+)
 from airflow_provider_dativo.engines.config_spec import ConfigKey, config_keys
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.launchers import Arg, FileArg, LateFile, Launcher, Masker
@@ -184,7 +188,7 @@ def recipe_settings(root: Path, recipe: ConnectorRecipe, engine: str) -> dict[st
             "secrets": masking.env_secrets(recipe.secret_envs), "cache_dir": cache_dir(root)}
 
 
-class ProtocolSource:
+class ProtocolSource(WholeStreamSource):
     """One connector process behind a launcher, configured with the job's connection."""
 
     starts_early = True  # read() takes a PendingState: see engines.base

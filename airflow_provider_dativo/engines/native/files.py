@@ -88,6 +88,8 @@ class FileSource:
                                     else pafs.LocalFileSystem())
         self.part: Mapping[str, Any] | None = None  # one part of a partitioned read
 
+    starts_early = False
+
     def restrict(self, part: Mapping[str, Any]) -> None:
         """Read one part only: the files it names, each whole or one byte range of it, as
         they were when the run was planned; see ``airflow_provider_dativo.partitions``."""

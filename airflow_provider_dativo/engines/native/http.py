@@ -39,6 +39,7 @@ from airflow_provider_dativo.engines.base import (
     ReadItem,
     StateUpdate,
     StreamInfo,
+    WholeStreamSource,
 )
 from airflow_provider_dativo.engines.native.cursor import later, lookback_bound
 from airflow_provider_dativo.engines.native.files import as_text
@@ -129,7 +130,7 @@ def retry_after(header: str | None) -> float | None:
         return max(moment.timestamp() - time.time(), 0.0) if moment else None
 
 
-class HttpSource:
+class HttpSource(WholeStreamSource):
     def __init__(self, config: HttpSourceConfig, stream: str = "records",
                  sleep: Any = time.sleep):
         self.config = config

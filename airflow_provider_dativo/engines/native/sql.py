@@ -157,6 +157,8 @@ class SqlSource:
         masking.register(config.secrets)  # drivers may repeat the password in their errors
         self.part: Mapping[str, Any] | None = None  # one part of a partitioned read
 
+    starts_early = False
+
     def restrict(self, part: Mapping[str, Any]) -> None:
         """Read one part only: ``lo <= column < hi`` (a missing bound is open), or the rows
         where the column is NULL; see ``airflow_provider_dativo.partitions``."""
