@@ -16,8 +16,6 @@ from typing import Any, Protocol
 from airflow_provider_dativo.config.yaml_loader import YamlDocument
 from airflow_provider_dativo.errors import ConfigIssue
 
-DATABASE_EXTRACTORS = frozenset({"postgres", "mysql"})
-FILE_EXTRACTORS = frozenset({"file"})
 PATH = "source.partitions"
 _INTERVAL = re.compile(r"^([1-9][0-9]*)([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -54,7 +52,10 @@ def extractor_of(recipe: ConnectorRecipe, engine: str) -> str | None:
     """The native extractor a job runs on, or None for a non-native engine."""
     if engine != "native":
         return None
-    return str(recipe.engine("native").options.get("extractor") or recipe.type)
+    # the native engine's table says which extractor runs; it loads no extractor (nor driver)
+    from airflow_provider_dativo.engines.native import extractor_name
+
+    return extractor_name(recipe)
 
 
 def partition_spec(doc: YamlDocument, raw: Mapping[str, Any] | None, recipe: ConnectorRecipe,
@@ -62,13 +63,16 @@ def partition_spec(doc: YamlDocument, raw: Mapping[str, Any] | None, recipe: Con
     """The job's partitions, or the issues that refuse them (the schema checked the types)."""
     if not raw:
         return None, []
+    from airflow_provider_dativo.engines.native import SPLITS
+
     line = doc.line_of(PATH)
     extractor = extractor_of(recipe, engine)
+    kind = SPLITS.get(extractor or "")
 
     def issue(message: str, path: str = PATH) -> tuple[None, list[ConfigIssue]]:
         return None, [ConfigIssue(doc.file, message, doc.line_of(path) or line, path)]
 
-    if extractor in FILE_EXTRACTORS:
+    if kind == "files":
         extra = sorted(set(raw) & {"column", "ranges", "interval"})
         if extra:
             return issue(f"a file source splits by count only; remove {', '.join(extra)} "
@@ -78,10 +82,12 @@ def partition_spec(doc: YamlDocument, raw: Mapping[str, Any] | None, recipe: Con
             return issue("a file source needs source.partitions.count (how many parts)")
         return PartitionSpec("files", count=int(raw["count"]),
                              parallelism=raw.get("parallelism")), []
-    if extractor not in DATABASE_EXTRACTORS:
+    if kind != "database":
         what = f"the {engine} engine" if extractor is None else f"the native {extractor} source"
+        *most, last = SPLITS
         return issue(f"{what} of connector '{recipe.type}' cannot split its read into parts: "
-                     "only the postgres, mysql and file sources can; remove source.partitions")
+                     f"only the {', '.join(most)} and {last} sources can; remove "
+                     "source.partitions")
     ways = [k for k in ("count", "ranges", "interval") if k in raw]
     if "column" not in raw:
         return issue("a database source needs source.partitions.column (the column the parts "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_dativo.errors import EngineError
 
 if TYPE_CHECKING:
+    from airflow_provider_dativo.config.partitions import ConnectorRecipe as RecipeEngines
     from airflow_provider_dativo.config.specs import ConnectorRecipe, JobSpec
     from airflow_provider_dativo.engines.base import SourceEngine
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 EXTRACTORS: dict[str, str] = {"file": "files", "postgres": "postgres", "mysql": "mysql",
                               "http": "http", "markdown_kv": "markdown_kv"}
 
+# how an extractor's read splits into parts (source.partitions: ranges of a column, or shares
+# of the matched files); the others read a stream whole
+SPLITS: dict[str, str] = {"postgres": "database", "mysql": "database", "file": "files"}
 
 # in-process: its settings are documented, not published by a connector (dativo spec)
 PUBLISHES_SPEC = False
@@ -26,9 +30,14 @@ PUBLISHES_SPEC = False
 LAUNCHES_CONNECTORS = False
 
 
+def extractor_name(recipe: RecipeEngines) -> str:
+    """The extractor a recipe's native engine runs on: ``options.extractor``, else its type."""
+    return str(recipe.engine("native").options.get("extractor") or recipe.type)
+
+
 def extractor(recipe: ConnectorRecipe) -> ModuleType:
     """The extractor module a recipe's native engine runs on."""
-    name = recipe.engine("native").options.get("extractor") or recipe.type
+    name = extractor_name(recipe)
     module = EXTRACTORS.get(name)
     if module is None:
         raise EngineError(f"no native extractor '{name}' for connector '{recipe.type}'; set "
