@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from airflow_provider_dativo.contracts import Contract
 
 
+# freeze, thaw and merge copy settings on every job a DAG parse builds, so they walk on their
+# own rather than through nested.rebuild, which builds each value's path for rules that need it
+
+
 def freeze(value: Any) -> Any:
     """Deeply immutable view: mappings become read-only, lists become tuples."""
     if isinstance(value, Mapping):
