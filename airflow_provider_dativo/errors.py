@@ -35,6 +35,12 @@ class ConfigError(DativoError):
         self.issues: Sequence[ConfigIssue] = tuple(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[tuple[ConfigIssue, ...]]]:
+        # an exception pickles as its class called with ``args``, here the joined message,
+        # which is not what __init__ takes: rebuilt from its issues instead, so a config error
+        # raised in a worker process (dativo run --parallel) arrives whole
+        return type(self), (tuple(self.issues),)
+
 
 class ContractViolation(DativoError):
     """Rows broke the data contract while the job runs in strict mode."""

@@ -276,14 +276,9 @@ def _load(job_file: str, root: str, stream: str | None) -> JobSpec:
     return ConfigRoot(root).load_job(job_file, stream=stream)
 
 
-def _plan_part(job_file: str, root: str, stream: str | None
-               ) -> list[dict[str, Any]] | tuple[ConfigIssue, ...]:
-    """The plan, in a worker process; a config error comes back as its issues, since a
-    ``ConfigError`` does not survive pickling whole."""
-    try:
-        return plan_step(_load(job_file, root, stream))
-    except ConfigError as exc:
-        return tuple(exc.issues)
+def _plan_part(job_file: str, root: str, stream: str | None) -> list[dict[str, Any]]:
+    """The plan, in a worker process."""
+    return plan_step(_load(job_file, root, stream))
 
 
 def _extract_part(job_file: str, root: str, stream: str | None, run_id: str,
@@ -333,10 +328,7 @@ def run_parts(job: JobSpec, run_id: str, *, parallel: int = 1,
     forkserver.ensure_running()
     where = (job.file, str(job.root), job.stream)
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        planned = pool.submit(_plan_part, *where).result()
-        if isinstance(planned, tuple):
-            raise ConfigError(planned)
-        parts = planned
+        parts = pool.submit(_plan_part, *where).result()
         futures: list[Future[dict[str, Any]]] = [
             pool.submit(_extract_part, *where, run_id, part) for part in parts]
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)

@@ -339,3 +339,17 @@ def test_a_file_changed_after_the_plan_fails_its_part(config_root: Path) -> None
         fh.write("1001,1,late,2026-01-01T00:00:00\n")
     with pytest.raises(EngineError, match="changed or went away since this run was planned"):
         runner.extract_step(job, "changed", part=parts[1])
+
+
+def test_a_config_error_raised_in_a_worker_process_arrives_whole(config_root: Path) -> None:
+    big_csv(config_root, 10)
+    job = csv_job(config_root, 2)
+    # the job file changes once this process loaded it: the plan's worker reads the new one
+    path = config_root / "jobs/acme/csv_events.yaml"
+    path.write_text(path.read_text().replace("  partitions:\n    count: 2\n", ""))
+    with pytest.raises(ConfigError) as info:
+        partitions.run_parts(job, "cfg-1", parallel=2)
+    (issue,) = info.value.issues
+    assert issue.path == "source.partitions" and issue.file == job.file
+    assert f"job {job.dag_id} has no source.partitions" in issue.message
+    assert str(info.value) == str(issue)
