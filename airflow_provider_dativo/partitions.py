@@ -42,10 +42,10 @@ from airflow_provider_dativo.targets.base import CommitResult
 log = logging.getLogger(__name__)
 
 MAX_PARTS = 1024  # Airflow maps at most 1024 task instances by default (max_map_length)
-# What a part's process needs, imported once by the fork server its processes fork from: on this
-# machine these imports cost a part process ~2 s, several times a 100k-row part's extract.
+# What a part's process needs, imported once by the fork server its processes fork from: these
+# imports can cost a part's process more than a small part's extract.
 # "__main__" first: the server imports the main script (the dativo command, and so the CLI) once,
-# where each process forked from it would otherwise import it again (~0.5 s each here).
+# where each process forked from it would otherwise import it again.
 WORKER_PRELOAD = ["__main__", "airflow_provider_dativo.partitions",
                   "airflow_provider_dativo.contracts",
                   "airflow_provider_dativo.targets.iceberg",
@@ -319,8 +319,8 @@ def run_parts(job: JobSpec, run_id: str, *, parallel: int = 1,
     # Plan, parts and commit all run in processes forked from a fork server: a clean
     # single-threaded process (this one may hold threads of its own, which a plain fork would
     # copy) that imports what they need once. This process then imports none of it: planning
-    # here meant importing pyiceberg twice at once, here and in the fork server, and on two
-    # cores the plan took 2 to 3 times as long as alone while every part waited for it.
+    # here meant importing pyiceberg twice at once, here and in the fork server, and on few
+    # cores the plan then took several times as long while every part waited for it.
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")

@@ -49,7 +49,7 @@ def _parse_int(text: pa.Array) -> Conformed:
     clean = _blank_to_null(text)
     try:
         # Arrow's integer cast takes only [-]digits and 0x-hex, so a batch without "x" that it
-        # takes whole holds exactly the values _INT_RE admits; the regex costs 3x the cast.
+        # takes whole holds exactly the values _INT_RE admits; the regex costs more than the cast.
         values = pc.cast(clean, pa.int64())
         if not pc.any(pc.match_substring(clean, "x", ignore_case=True)).as_py():
             return values, None

@@ -35,7 +35,7 @@ def table_uri(job: JobSpec) -> str:
 
     The ``x-`` prefix is Airflow's mark of a custom scheme: such URIs are used as written,
     while any other scheme makes Airflow load every provider's URI normalizers at parse time
-    (about a second per parsing process, measured by bench/parse_dags.py).
+    (see bench/parse_dags.py).
     """
     namespace, _, table = table_name(job).rpartition(".")
     return f"x-{job.target.type}://{catalog_key(job)}/{namespace.replace('.', '/')}/{table}"

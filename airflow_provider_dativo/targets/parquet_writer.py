@@ -103,8 +103,7 @@ class StagedParquetWriter:
     another is needed).
 
     Row groups of 512Ki rows by default: with 128Ki, Parquet's dictionary encoding overflows and
-    falls back on high-cardinality columns in every group, which measured ~1.5x slower and ~30%
-    larger on 5M rows.
+    falls back on high-cardinality columns in every group, which is slower and larger.
     """
 
     def __init__(

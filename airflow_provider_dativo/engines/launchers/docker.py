@@ -293,10 +293,10 @@ class DockerLauncher:
         self.settings = settings or DockerSettings()
         self.client_factory = client_factory
         self.running: DockerProcess | None = None
-        # The docker SDK (requests, urllib3: ~0.2 s) is imported here, in the caller's thread,
+        # The docker SDK (with requests and urllib3) is imported here, in the caller's thread,
         # before the read starts the container on its own thread: imported there it raced the
-        # caller's own imports (pyarrow, pyiceberg) for the interpreter and took three times
-        # as long, all of it before the container was created. A missing SDK is reported
+        # caller's own imports (pyarrow, pyiceberg) for the interpreter and took much longer,
+        # all of it before the container was created. A missing SDK is reported
         # when a container is asked for.
         with suppress(ImportError):
             import docker  # noqa: F401

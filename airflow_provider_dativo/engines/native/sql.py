@@ -102,7 +102,7 @@ _SAFE_LITERAL = re.compile(r"^[0-9A-Za-z :.+\-_]*$")
 
 def cursor_literal(bound: str | int | float) -> str:
     """The cursor bound as SQL text. Inlined rather than bound as a parameter: ADBC's
-    PostgreSQL driver streams a parameterised query about 1.5x slower than a plain one."""
+    PostgreSQL driver streams a parameterised query more slowly than a plain one."""
     if isinstance(bound, int | float) and not isinstance(bound, bool):
         return repr(bound)
     if not _SAFE_LITERAL.match(str(bound)):
