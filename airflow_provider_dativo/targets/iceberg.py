@@ -110,8 +110,8 @@ class IcebergTarget:
         self._schema = schema
         self._partitioning = resolve_partitioning(schema, partitioning)
         self._table_properties = {str(k): str(v) for k, v in (table_properties or {}).items()}
-        # Built on first use: DAG files construct targets at parse time and must not reach the
-        # catalog there.
+        # Opened on first use, so building a target reaches no catalog: only what reads or
+        # writes the table waits on it.
         self._catalog: Catalog | None = None
         self._table: Table | None = None
 
