@@ -128,16 +128,7 @@ class IcebergTarget:
         return self._partitioning
 
     def describe(self) -> Description:
-        """Snapshots carry the run id and state; the rows are the current snapshot's."""
-        table = self.load_table()
-        snapshot = table.current_snapshot()
-        facts = [("location", table.location()), ("snapshots", str(len(table.snapshots())))]
-        if snapshot is not None:
-            summary = history.snapshot_summary(snapshot)
-            facts += [("current snapshot", str(snapshot.snapshot_id)),
-                      ("committed by run", summary.get(SUMMARY_RUN_ID, "-"))]
-        facts.append(("partitioning", str(table.spec())))
-        return Description(tuple(facts), table.scan().to_arrow())
+        return history.describe(self.load_table())
 
     # -- catalog access ---------------------------------------------------------------------
 
@@ -282,10 +273,7 @@ class IcebergTarget:
         return self.load_table().io
 
     def committed_quality(self) -> list[dict[str, Any]]:
-        """The results are properties of the newest snapshot's summary."""
-        snapshot = self.load_table().current_snapshot()
-        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
-        return results_in_summary(summary)
+        return results_in_summary(history.snapshot_summary(self.load_table().current_snapshot()))
 
     def committed_head(self) -> CommitHead:
         return history.writer_head(self.load_table().metadata, self._writer, self.table_identifier)

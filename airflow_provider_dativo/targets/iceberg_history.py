@@ -12,9 +12,10 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dativo.errors import TargetError
-from airflow_provider_dativo.targets.base import RUN_ID_RECORD, CommitHead
+from airflow_provider_dativo.targets.base import RUN_ID_RECORD, CommitHead, Description
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
     from pyiceberg.table.metadata import TableMetadata
     from pyiceberg.table.snapshots import Snapshot
 
@@ -141,6 +142,18 @@ def commit_record(
     if quarantine is not None:
         record["quarantine"] = dict(quarantine)
     return encode_state(record)
+
+
+def describe(table: Table) -> Description:
+    """What ``dativo show`` prints of a table: its snapshots (the current one carries the run
+    id that committed it), its partitioning, and the current snapshot's rows."""
+    snapshot = table.current_snapshot()
+    facts = [("location", table.location()), ("snapshots", str(len(table.snapshots())))]
+    if snapshot is not None:
+        facts += [("current snapshot", str(snapshot.snapshot_id)),
+                  ("committed by run", snapshot_summary(snapshot).get(SUMMARY_RUN_ID, "-"))]
+    facts.append(("partitioning", str(table.spec())))
+    return Description(tuple(facts), table.scan().to_arrow())
 
 
 def snapshot_summary(snapshot: Snapshot | None) -> dict[str, str]:
