@@ -12,7 +12,7 @@ from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.governance import override_issues
 from airflow_provider_dativo.config.governance import resolve as resolve_governance
-from airflow_provider_dativo.config.partitions import partition_spec
+from airflow_provider_dativo.config.partitions import extractor_of, partition_spec
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.specs import (
     ConnectionLayer,
@@ -132,7 +132,7 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
                                       incremental=None, recipe=target)
     for key, item in items:
         conn_path = merge(src_cfg.get("connection", {}), item.get("connection", {})).get("path")
-        if conn_path is not None:
+        if conn_path is not None and reads_local_path(source, source_engine):
             where = (join_path(key, "connection.path") if "path" in item.get("connection", {})
                      else "source.connection.path")
             issues += self.data_path_issues(doc, str(conn_path), where, glob=True)
@@ -202,6 +202,23 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
             partitions=partitions,
         ))
     return tuple(specs)
+
+# Native extractors whose ``connection.path`` is a glob of local files (or an s3:// URI); the
+# others read no files (an HTTP source's path is the API's URL path, a database's has none).
+# Names as in the extractor table of ``engines.native``.
+LOCAL_PATH_EXTRACTORS = frozenset({"file", "markdown_kv"})
+
+
+def reads_local_path(recipe: ConnectorRecipe | None, engine: str | None) -> bool:
+    """Whether the job's source reads its ``connection.path`` as local files, so validation
+    checks it against the config root: a native file-like extractor, or an engine that runs
+    a connector of its own (Airbyte, Singer, a plugin), whose path dativo cannot tell from a
+    file's and checks as one."""
+    if recipe is None or engine is None:
+        return False  # the missing recipe is its own issue
+    extractor = extractor_of(recipe, engine)
+    return extractor is None or extractor in LOCAL_PATH_EXTRACTORS
+
 
 def target_path_issues(self: ConfigRoot, doc: YamlDocument, recipe: ConnectorRecipe | None,
                         connection: dict[str, Any]) -> list[ConfigIssue]:
