@@ -3,7 +3,7 @@ registry entry it names resolved, every problem of the file collected before any
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -200,8 +200,15 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
                 [("source recipe", self.display(Path(source.file)), source.governance),
                  ("target recipe", self.display(Path(target.file)), target.governance)]),
             partitions=partitions,
+            docker_conn_id=docker_conn_id_of(src_cfg, source.engine(source_engine).options),
         ))
     return tuple(specs)
+
+def docker_conn_id_of(source: Mapping[str, Any], engine_options: Mapping[str, Any]) -> str | None:
+    """The job's ``source.docker_conn_id``, else its recipe engine's ``options.docker_conn_id``."""
+    named = source.get("docker_conn_id") or engine_options.get("docker_conn_id")
+    return str(named) if named else None
+
 
 # Native extractors whose ``connection.path`` is a glob of local files (or an s3:// URI); the
 # others read no files (an HTTP source's path is the API's URL path, a database's has none).

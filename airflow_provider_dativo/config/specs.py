@@ -213,6 +213,9 @@ class JobSpec:
     source_layers: tuple[ConnectionLayer, ...] = ()
     target_layers: tuple[ConnectionLayer, ...] = ()
     partitions: PartitionSpec | None = None  # source.partitions: the read splits into parts
+    # the Airflow Docker connection whose engine runs the source's images in Airflow tasks:
+    # the job's source.docker_conn_id, else the recipe engine's options.docker_conn_id
+    docker_conn_id: str | None = None
 
     @property
     def source_keeps_state(self) -> bool:
