@@ -103,13 +103,16 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
         if contract is not None:
             issues += binding_issues(doc, key, item, contract)
         connector = data["source_connector"]
-        if contract is not None and contract.source_type not in (None, connector):
+        reads = source.reads_assets_of if source is not None else connector
+        if contract is not None and contract.source_type not in (None, reads):
             where = join_path(key, "asset_path")
+            via = "" if reads == connector else \
+                f" (whose recipe reads assets of source_type '{reads}')"
             issues.append(ConfigIssue(
                 doc.file, f"{item['asset_path']} is an asset of source_type "
                 f"'{contract.source_type}', and this job's source_connector is "
-                f"'{connector}'; use an asset written for {connector}, or set the asset's "
-                f"source_type to {connector}", doc.line_of(where), where))
+                f"'{connector}'{via}; use an asset written for {reads}, or set the asset's "
+                f"source_type to {reads}", doc.line_of(where), where))
     read = [c for c in contracts if c is not None]
     if len(read) == len(contracts):
         issues += override_issues(doc, read)
