@@ -3,7 +3,7 @@ registry entry it names resolved, every problem of the file collected before any
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -12,7 +12,7 @@ from airflow_provider_dativo.config import registry as reg
 from airflow_provider_dativo.config.assets import binding_issues, default_table
 from airflow_provider_dativo.config.governance import override_issues
 from airflow_provider_dativo.config.governance import resolve as resolve_governance
-from airflow_provider_dativo.config.partitions import partition_spec
+from airflow_provider_dativo.config.partitions import extractor_of, partition_spec
 from airflow_provider_dativo.config.scheduling import scheduling_from
 from airflow_provider_dativo.config.specs import (
     ConnectionLayer,
@@ -103,13 +103,16 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
         if contract is not None:
             issues += binding_issues(doc, key, item, contract)
         connector = data["source_connector"]
-        if contract is not None and contract.source_type not in (None, connector):
+        reads = source.reads_assets_of if source is not None else connector
+        if contract is not None and contract.source_type not in (None, reads):
             where = join_path(key, "asset_path")
+            via = "" if reads == connector else \
+                f" (whose recipe reads assets of source_type '{reads}')"
             issues.append(ConfigIssue(
                 doc.file, f"{item['asset_path']} is an asset of source_type "
                 f"'{contract.source_type}', and this job's source_connector is "
-                f"'{connector}'; use an asset written for {connector}, or set the asset's "
-                f"source_type to {connector}", doc.line_of(where), where))
+                f"'{connector}'{via}; use an asset written for {reads}, or set the asset's "
+                f"source_type to {reads}", doc.line_of(where), where))
     read = [c for c in contracts if c is not None]
     if len(read) == len(contracts):
         issues += override_issues(doc, read)
@@ -132,7 +135,7 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
                                       incremental=None, recipe=target)
     for key, item in items:
         conn_path = merge(src_cfg.get("connection", {}), item.get("connection", {})).get("path")
-        if conn_path is not None:
+        if conn_path is not None and reads_local_path(source, source_engine):
             where = (join_path(key, "connection.path") if "path" in item.get("connection", {})
                      else "source.connection.path")
             issues += self.data_path_issues(doc, str(conn_path), where, glob=True)
@@ -200,8 +203,32 @@ def build_streams(self: ConfigRoot, path: Path) -> tuple[JobSpec, ...]:
                 [("source recipe", self.display(Path(source.file)), source.governance),
                  ("target recipe", self.display(Path(target.file)), target.governance)]),
             partitions=partitions,
+            docker_conn_id=docker_conn_id_of(src_cfg, source.engine(source_engine).options),
         ))
     return tuple(specs)
+
+def docker_conn_id_of(source: Mapping[str, Any], engine_options: Mapping[str, Any]) -> str | None:
+    """The job's ``source.docker_conn_id``, else its recipe engine's ``options.docker_conn_id``."""
+    named = source.get("docker_conn_id") or engine_options.get("docker_conn_id")
+    return str(named) if named else None
+
+
+# Native extractors whose ``connection.path`` is a glob of local files (or an s3:// URI); the
+# others read no files (an HTTP source's path is the API's URL path, a database's has none).
+# Names as in the extractor table of ``engines.native``.
+LOCAL_PATH_EXTRACTORS = frozenset({"file", "markdown_kv"})
+
+
+def reads_local_path(recipe: ConnectorRecipe | None, engine: str | None) -> bool:
+    """Whether the job's source reads its ``connection.path`` as local files, so validation
+    checks it against the config root: a native file-like extractor, or an engine that runs
+    a connector of its own (Airbyte, Singer, a plugin), whose path dativo cannot tell from a
+    file's and checks as one."""
+    if recipe is None or engine is None:
+        return False  # the missing recipe is its own issue
+    extractor = extractor_of(recipe, engine)
+    return extractor is None or extractor in LOCAL_PATH_EXTRACTORS
+
 
 def target_path_issues(self: ConfigRoot, doc: YamlDocument, recipe: ConnectorRecipe | None,
                         connection: dict[str, Any]) -> list[ConfigIssue]:

@@ -250,5 +250,5 @@ def untyped_asset_warnings(root: ConfigRoot, specs: tuple[JobSpec, ...]) -> list
     return [ConfigIssue(
         root.display(Path(spec.asset_file)), f"the asset declares no source_type, so it is not "
         f"checked against the connector of the jobs that read it (a job reads it with "
-        f"'{spec.source.type}'); add source_type: {spec.source.type}",
+        f"'{spec.source.type}'); add source_type: {spec.source.reads_assets_of}",
         None, "source_type") for spec in specs if spec.contract.source_type is None]

@@ -47,4 +47,5 @@ def read_recipe(doc: YamlDocument) -> ConnectorRecipe:
         lines=doc.lines,
         modes=tuple(data["modes"]) if "modes" in data else None,
         governance=freeze(data.get("governance", {})),
+        asset_source_type=data.get("asset_source_type"),
     )

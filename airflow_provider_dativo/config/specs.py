@@ -141,6 +141,14 @@ class ConnectorRecipe:
     governance: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     lines: Mapping[str, int] = field(default_factory=dict)  # the recipe's fields, by line
     modes: tuple[str, ...] | None = None  # narrows the registry entry's modes; None: as is
+    # the source_type of the assets its jobs read, when it is another recipe's (one system
+    # reached two ways, e.g. a PyPI package and an image, shares one contract); None: its own
+    asset_source_type: str | None = None
+
+    @property
+    def reads_assets_of(self) -> str:
+        """The ``source_type`` an asset of this connector's jobs declares."""
+        return self.asset_source_type or self.type
 
     def connection_layer(self) -> ConnectionLayer:
         return ConnectionLayer(self.file, "connection", self.connection, self.lines)
@@ -217,6 +225,9 @@ class JobSpec:
     source_layers: tuple[ConnectionLayer, ...] = ()
     target_layers: tuple[ConnectionLayer, ...] = ()
     partitions: PartitionSpec | None = None  # source.partitions: the read splits into parts
+    # the Airflow Docker connection whose engine runs the source's images in Airflow tasks:
+    # the job's source.docker_conn_id, else the recipe engine's options.docker_conn_id
+    docker_conn_id: str | None = None
 
     @property
     def source_keeps_state(self) -> bool:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.config.specs import JobSpec
-from airflow_provider_dativo.config.yaml_loader import parse_yaml
 from airflow_provider_dativo.engines import (
     CheckStatus,
     SourceEngine,
@@ -131,17 +129,6 @@ class AirbyteDockerHook(ConnectorHook):
             yield
 
 
-def docker_conn_id_of(job: JobSpec) -> str | None:
-    """The job's ``source.docker_conn_id``, else its recipe engine's ``options.docker_conn_id``."""
-    # the loader validates the key but keeps no field for it, so it is read from the job file
-    data = parse_yaml(Path(job.file).read_text(encoding="utf-8"), job.file).data
-    named = ((data or {}).get("source") or {}).get("docker_conn_id")
-    if named:
-        return str(named)
-    options = job.source.engine(job.source_engine).options
-    return str(options["docker_conn_id"]) if options.get("docker_conn_id") else None
-
-
 def hook_for(job: JobSpec, job_file: str, config_root: str | None) -> ConnectorHook:
     """The hook for a job's source: the Docker hook when its engine launches connectors and the
     recipe picks the docker launcher (its containers then honour ``docker_conn_id``), else the
@@ -150,5 +137,5 @@ def hook_for(job: JobSpec, job_file: str, config_root: str | None) -> ConnectorH
 
     module = engine_module(job.source_engine, f"the job's source.engine for '{job.source.type}'")
     if module.LAUNCHES_CONNECTORS and launcher_name(job.source, job.source_engine) == "docker":
-        return AirbyteDockerHook(job_file, config_root, docker_conn_id=docker_conn_id_of(job))
+        return AirbyteDockerHook(job_file, config_root, docker_conn_id=job.docker_conn_id)
     return ConnectorHook(job_file, config_root)

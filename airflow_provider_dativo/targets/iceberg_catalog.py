@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -70,19 +71,49 @@ def embedded_catalog(root: Path) -> dict[str, str]:
     }
 
 
+# An ``s3`` block's own keys (the S3 file source's names, which ``aws_conn_id`` also fills) and
+# the FileIO property each becomes.
+S3_BLOCK_FILEIO = {
+    "endpoint": "s3.endpoint",
+    "region": "s3.region",
+    "access_key_id": "s3.access-key-id",
+    "secret_access_key": "s3.secret-access-key",
+    "session_token": "s3.session-token",
+}
+
+
+def s3_block_fileio(s3: Mapping[str, Any]) -> dict[str, str]:
+    """FileIO properties for a warehouse an ``s3`` block names: the block's own endpoint,
+    region and keys, else the endpoint and region the AWS variables name. pyarrow's S3 client
+    reads the keys from the environment itself, but not ``AWS_ENDPOINT_URL``, and without a
+    region it asks AWS for the bucket's."""
+    props = {prop: str(s3[key]) for key, prop in S3_BLOCK_FILEIO.items() if s3.get(key)}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if endpoint:
+        props.setdefault("s3.endpoint", endpoint)
+    if region:
+        props.setdefault("s3.region", region)
+    return props
+
+
 def iceberg_catalog_properties(root: Path, connection: Mapping[str, Any]) -> tuple[str, dict]:
     """Catalog name and pyiceberg properties from a resolved target connection.
 
     ``catalog`` holds pyiceberg's own properties (type, uri, warehouse, s3.endpoint, ...); an
-    ``s3`` block with bucket and prefix sets the warehouse when the catalog names none.
+    ``s3`` block with bucket and prefix sets the warehouse when the catalog names none, also
+    for the embedded catalog, whose SQLite database then stays local while the files go to
+    the bucket.
     """
     catalog = dict(connection.get("catalog") or {})
     name = str(catalog.pop("name", "dativo"))
     props = {str(k): str(v) for k, v in catalog.items()}
-    if not props.get("type"):
-        props = {**embedded_catalog(root), **props}
     s3 = connection.get("s3") or {}
     if "warehouse" not in props and s3.get("bucket"):
         prefix = str(s3.get("prefix", "")).strip("/")
         props["warehouse"] = f"s3://{s3['bucket']}/{prefix}".rstrip("/")
+        props = {**s3_block_fileio(s3), **props}  # the catalog's own properties win
+    if not props.get("type"):
+        # the embedded default fills only what the connection left out, the warehouse too
+        props = {**embedded_catalog(root), **props}
     return name, props

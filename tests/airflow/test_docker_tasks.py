@@ -67,3 +67,20 @@ def test_a_recipes_docker_conn_id_runs_the_hooks_checks_on_that_engine(
     hook = hook_for(job, FAKER_JOB, str(config_root))
     with pytest.raises(EngineError, match=r"Docker connection 'docker_missing' is not defined"):
         hook.check()
+
+
+def test_the_hook_takes_the_docker_conn_id_the_job_was_loaded_with(
+        config_root: Path, docker_engine: Any,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader carries the connection in the job spec; the hook does not read the job file
+    again, so an edit made after the load does not move the job's containers elsewhere."""
+    monkeypatch.setenv("AIRFLOW_CONN_DOCKER_LOCAL", json.dumps(LOCAL_ENGINE))
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
+    assert faker_job(config_root, 10).docker_conn_id is None
+    job = faker_job(config_root, 10, source="  docker_conn_id: docker_local\n")
+    assert job.docker_conn_id == "docker_local"
+    job_file = config_root / FAKER_JOB
+    job_file.write_text(job_file.read_text().replace("docker_local", "docker_missing"))
+    hook = hook_for(job, FAKER_JOB, str(config_root))
+    assert isinstance(hook, AirbyteDockerHook) and hook.docker_conn_id == "docker_local"
+    assert hook.test_connection() == (True, "connection succeeded")

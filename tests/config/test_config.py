@@ -112,6 +112,27 @@ def test_an_asset_of_another_connector_is_refused(config_root: Path) -> None:
                      "to file"], found
 
 
+def test_a_recipe_reads_the_assets_of_the_source_type_it_names(config_root: Path) -> None:
+    """The image recipe of source-faker says its jobs read the faker assets, so the PyPI
+    recipe's contract serves both; an asset written for the image recipe's own name, or for
+    another system, is refused with the type the recipe reads."""
+    job = config_root / "jobs/examples/faker_docker_users.yaml"
+    faker = (config_root / "jobs/examples/faker_users.yaml").read_text()
+    write(job, faker.replace("source_connector: faker\n", "source_connector: faker_docker\n")
+          .replace("connectors/faker.yaml", "connectors/faker_docker.yaml"))
+    spec = ConfigRoot(config_root).load_job(job)
+    assert spec.source.reads_assets_of == "faker" and spec.contract.source_type == "faker"
+    asset = config_root / "assets/faker/v1.0/users.yaml"
+    asset.write_text(asset.read_text().replace("source_type: faker\n",
+                                               "source_type: faker_docker\n"))
+    found = [i.split("/config/", 1)[1] for i in issues_of(config_root, str(job))]
+    assert found == ["jobs/examples/faker_docker_users.yaml:6: asset_path: "
+                     "assets/faker/v1.0/users.yaml is an asset of source_type 'faker_docker', "
+                     "and this job's source_connector is 'faker_docker' (whose recipe reads "
+                     "assets of source_type 'faker'); use an asset written for faker, or set "
+                     "the asset's source_type to faker"], found
+
+
 def test_a_recipe_may_narrow_the_registrys_modes(config_root: Path) -> None:
     recipe = config_root / "connectors/postgres.yaml"
     original = recipe.read_text()

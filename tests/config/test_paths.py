@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dativo import runner
 from airflow_provider_dativo.config import paths
 from airflow_provider_dativo.config.loader import ConfigRoot
 from tests.conftest import BIN, write
@@ -170,3 +171,41 @@ def test_dativo_validate_prints_each_refused_path(config_root: Path, outside: Pa
     text = out.stdout + out.stderr
     assert "orders.yaml:13: source.connection.path:" in text and "/etc/passwd" in text
     assert "orders.yaml:18: target.connection.path: path '../x' has a '..' component" in text
+
+
+def test_an_http_sources_path_is_its_apis_not_a_local_one(config_root: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The native HTTP source's ``connection.path`` is a URL path on the API: validation
+    leaves it alone, and the run reads the tickets from it."""
+    from tests.connectors.test_http import KEY, serve
+
+    monkeypatch.setenv("TOY_HTTP_API_KEY", KEY)
+    rel = "jobs/examples/toy_http_tickets_native.yaml"
+    with serve() as api:
+        job = config_root / rel
+        job.write_text(job.read_text().replace("https://mock.toy-http.dev", api).replace(
+            "    records: data\n", "    records: data\n    path: /tickets\n"))
+        assert validate(config_root, job) == []
+        manifest, result = runner.run_job(ConfigRoot(config_root).load_job(job), "url-path")
+    assert result.committed and manifest["rows"] == 12
+    # a file source's path of the same text is still a local one, and refused
+    issues = validate(config_root, orders_job(config_root, "/tickets"))
+    assert len(issues) == 1 and "'/tickets' points outside the config root" in issues[0]
+
+
+def test_the_extractors_reading_files_are_the_ones_whose_path_is_checked() -> None:
+    """The loader's list of file-like native extractors follows the extractor table: each
+    extractor built on the file source, and no other."""
+    import importlib
+
+    from airflow_provider_dativo.config.job_builder import LOCAL_PATH_EXTRACTORS
+    from airflow_provider_dativo.engines.native import EXTRACTORS
+    from airflow_provider_dativo.engines.native.files import FileSource
+
+    def reads_files(module: str) -> bool:
+        mod = importlib.import_module(f"airflow_provider_dativo.engines.native.{module}")
+        return any(isinstance(obj, type) and issubclass(obj, FileSource)
+                   and obj.__module__ == mod.__name__ for obj in vars(mod).values())
+
+    assert {name for name, module in EXTRACTORS.items() if reads_files(module)} == \
+        LOCAL_PATH_EXTRACTORS

@@ -209,10 +209,6 @@ def test_the_guides_job_lands_in_s3_then_reads_only_what_changed(
 
 
 @pytest_docker
-@pytest.mark.xfail(strict=True, reason=(
-    "the embedded catalog's own warehouse wins over target.connection.s3 "
-    "(targets/registry.py iceberg_catalog_properties), so the guide's job lands its files "
-    "under .dativo/warehouse instead of its bucket"))
 def test_the_guides_job_writes_its_files_to_its_s3_bucket(
         config_root: Path, toy_api: str, s3_server: S3Server,  # noqa: F811
         docker_engine: Any, bucket: str) -> None:  # noqa: F811

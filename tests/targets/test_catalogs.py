@@ -14,6 +14,7 @@ from airflow_provider_dativo import runner
 from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.targets.iceberg_catalog import open_catalog
 from tests.conftest import write
+from tests.services import S3Server
 
 PG = "postgres@127.0.0.1:5432"
 
@@ -82,3 +83,36 @@ def test_tasks_opening_a_fresh_catalog_at_once_all_get_it(
 
         with ThreadPoolExecutor(6) as pool:
             assert list(pool.map(lambda _: open_it(), range(6))) == [0] * 6
+
+
+def test_an_s3_block_puts_the_embedded_catalogs_files_in_its_bucket(
+        config_root: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a catalog block the catalog is the embedded SQLite one, but an ``s3`` block
+    moves the warehouse to its bucket and prefix, reached with the block's own endpoint and
+    region (no AWS endpoint variable is set here)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    bucket = s3_server.new_bucket()
+    job_file = config_root / "jobs/acme/orders.yaml"
+    write(job_file, job_file.read_text() + (
+        "target:\n"
+        "  connection:\n"
+        "    s3:\n"
+        f"      bucket: {bucket}\n"
+        "      prefix: /lake/orders/\n"
+        f"      endpoint: {s3_server.endpoint}\n"
+        f"      region: {s3_server.region}\n"))
+    job = ConfigRoot(config_root).load_job(job_file)
+    _, result = runner.run_job(job, "s3-block-1")
+    assert result.committed and result.rows == 8
+    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("lake/orders/acme/orders/data/") and k.endswith(".parquet")
+               for k in keys), keys
+    assert any(k.startswith("lake/orders/acme/orders/metadata/") for k in keys), keys
+    assert (config_root / ".dativo" / "catalog.db").is_file()  # the catalog itself stays local
+    assert not (config_root / ".dativo" / "warehouse").exists()
+    table = runner.open_job_target(job).load_table()  # type: ignore[attr-defined]
+    assert table.location() == f"s3://{bucket}/lake/orders/acme/orders"
+    assert table.scan().to_arrow().num_rows == 8
