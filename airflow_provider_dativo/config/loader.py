@@ -71,14 +71,22 @@ class ConfigRoot:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root).resolve() if root is not None else default_root()
+        # rel -> the config file it resolves to; a parse resolves the same few connector and
+        # asset paths for every job, each a chain of realpath calls. Kept for this object's
+        # life only (one parse, one command), so a changed symlink is seen by the next parse.
+        self._inside: dict[str, Path] = {}
 
     # -- paths -------------------------------------------------------------------------------
     def inside(self, rel: str, doc: YamlDocument, path: str) -> Path:
         """A config file ``rel`` resolved under the root; one outside is a config error."""
+        hit = self._inside.get(rel)
+        if hit is not None:
+            return hit
         try:
-            return paths.resolve(self.root, rel, data=False)
+            found = self._inside[rel] = paths.resolve(self.root, rel, data=False)
         except paths.PathRefused as exc:
             raise ConfigError([ConfigIssue(doc.file, str(exc), doc.line_of(path), path)]) from None
+        return found
 
     def data_path_issues(self, doc: YamlDocument, path: str, field: str, *,
                          glob: bool) -> list[ConfigIssue]:
