@@ -213,12 +213,6 @@ def docker_conn_id_of(source: Mapping[str, Any], engine_options: Mapping[str, An
     return str(named) if named else None
 
 
-# Native extractors whose ``connection.path`` is a glob of local files (or an s3:// URI); the
-# others read no files (an HTTP source's path is the API's URL path, a database's has none).
-# Names as in the extractor table of ``engines.native``.
-LOCAL_PATH_EXTRACTORS = frozenset({"file", "markdown_kv"})
-
-
 def reads_local_path(recipe: ConnectorRecipe | None, engine: str | None) -> bool:
     """Whether the job's source reads its ``connection.path`` as local files, so validation
     checks it against the config root: a native file-like extractor, or an engine that runs
@@ -227,7 +221,11 @@ def reads_local_path(recipe: ConnectorRecipe | None, engine: str | None) -> bool
     if recipe is None or engine is None:
         return False  # the missing recipe is its own issue
     extractor = extractor_of(recipe, engine)
-    return extractor is None or extractor in LOCAL_PATH_EXTRACTORS
+    if extractor is None:
+        return True
+    from airflow_provider_dativo.engines.native import READS_FILES  # with the extractor table
+
+    return extractor in READS_FILES
 
 
 def target_path_issues(self: ConfigRoot, doc: YamlDocument, recipe: ConnectorRecipe | None,

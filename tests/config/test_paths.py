@@ -198,8 +198,7 @@ def test_the_extractors_reading_files_are_the_ones_whose_path_is_checked() -> No
     extractor built on the file source, and no other."""
     import importlib
 
-    from airflow_provider_dativo.config.job_builder import LOCAL_PATH_EXTRACTORS
-    from airflow_provider_dativo.engines.native import EXTRACTORS
+    from airflow_provider_dativo.engines.native import EXTRACTORS, READS_FILES
     from airflow_provider_dativo.engines.native.files import FileSource
 
     def reads_files(module: str) -> bool:
@@ -208,4 +207,4 @@ def test_the_extractors_reading_files_are_the_ones_whose_path_is_checked() -> No
                    and obj.__module__ == mod.__name__ for obj in vars(mod).values())
 
     assert {name for name, module in EXTRACTORS.items() if reads_files(module)} == \
-        LOCAL_PATH_EXTRACTORS
+        READS_FILES

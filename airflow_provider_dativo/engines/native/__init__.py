@@ -24,6 +24,10 @@ EXTRACTORS: dict[str, str] = {"file": "files", "postgres": "postgres", "mysql": 
 # of the matched files); the others read a stream whole
 SPLITS: dict[str, str] = {"postgres": "database", "mysql": "database", "file": "files"}
 
+# extractors whose connection.path is a glob of local files (or an s3:// URI), checked against
+# the config root when a job is loaded; an HTTP source's path is the API's URL path
+READS_FILES = frozenset({"file", "markdown_kv"})
+
 # in-process: its settings are documented, not published by a connector (dativo spec)
 PUBLISHES_SPEC = False
 # it runs in dativo's own process, through no launcher
