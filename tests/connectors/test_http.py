@@ -17,8 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 import pyarrow as pa
 import pytest
 
-from airflow_provider_dativo import runner
-from airflow_provider_dativo.config.loader import ConfigRoot
 from airflow_provider_dativo.engines import StateUpdate
 from airflow_provider_dativo.engines.native.http import HttpSource, HttpSourceConfig, retry_after
 from airflow_provider_dativo.errors import EngineError
@@ -205,23 +203,6 @@ def test_incremental_sends_the_bound_and_keeps_the_newest_cursor(api: str) -> No
     assert again == ["t-9", "t-10", "t-11", "t-12"]  # two days of lookback before the 20th
     assert "updated_since=2026-11-18T08%3A00%3A00%2B00%3A00" in Api.seen[0]
     assert states[-1] == {"cursor": "2026-11-22T08:00:00Z"}
-
-
-def test_native_toy_http_job_runs_into_iceberg(config_root: Path, api: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOY_HTTP_API_KEY", KEY)
-    rel = "jobs/examples/toy_http_tickets_native.yaml"
-    text = (config_root / rel).read_text().replace("https://mock.toy-http.dev", api)
-    job = ConfigRoot(config_root).load_job(write(config_root / rel, text))
-    manifest, result = runner.run_job(job, "run-1")
-    assert result.committed and manifest["rows"] == 12
-    assert manifest["state"]["cursor"] == "2026-11-22T08:00:00+00:00"
-    manifest, _ = runner.run_job(job, "run-2")
-    # only the two-day lookback window is asked for again (t-11 and t-12); they replace
-    # themselves by primary key
-    assert manifest["rows_read"] == 2
-    ids = runner.open_job_target(job).load_table().scan().to_arrow().column("id")  # type: ignore[attr-defined]
-    assert sorted(ids.to_pylist()) == sorted(f"t-{i}" for i in range(1, 13))
 
 
 def key_job(config_root: Path, api: str) -> str:
