@@ -71,23 +71,21 @@ def embedded_catalog(root: Path) -> dict[str, str]:
     }
 
 
-# An ``s3`` block's own keys (the S3 file source's names, which ``aws_conn_id`` also fills) and
-# the FileIO property each becomes.
-S3_BLOCK_FILEIO = {
-    "endpoint": "s3.endpoint",
-    "region": "s3.region",
-    "access_key_id": "s3.access-key-id",
-    "secret_access_key": "s3.secret-access-key",
-    "session_token": "s3.session-token",
-}
-
-
 def s3_block_fileio(s3: Mapping[str, Any]) -> dict[str, str]:
     """FileIO properties for a warehouse an ``s3`` block names: the block's own endpoint,
     region and keys, else the endpoint and region the AWS variables name. pyarrow's S3 client
     reads the keys from the environment itself, but not ``AWS_ENDPOINT_URL``, and without a
     region it asks AWS for the bucket's."""
-    props = {prop: str(s3[key]) for key, prop in S3_BLOCK_FILEIO.items() if s3.get(key)}
+    from airflow_provider_dativo.config.aws_refs import AwsCredentials, fileio_properties
+
+    def given(key: str) -> str | None:
+        return str(s3[key]) if s3.get(key) else None
+
+    # the block's keys are the S3 file source's (aws_refs.file_source_options writes them)
+    props = fileio_properties(AwsCredentials(
+        access_key_id=given("access_key_id"), secret_access_key=given("secret_access_key"),
+        session_token=given("session_token"), region=given("region"),
+        s3_endpoint=given("endpoint")))
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if endpoint:
