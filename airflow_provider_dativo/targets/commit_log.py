@@ -96,13 +96,36 @@ class CommitLog:
 
     def head(self) -> CommitHead:
         """This writer's newest marker, and the state of its newest marker that has one."""
-        mine = [m for m in self.markers() if self._mine(m)]
-        if not mine:
+        lineage = self.lineage()
+        if not lineage:
             return CommitHead(None, None)
-        newest = mine[-1]
-        state = next((dict(m["state"]) for m in reversed(mine) if m.get("state") is not None),
-                     None)
+        newest = lineage[0]
+        state = next((dict(m["state"]) for m in lineage if m.get("state") is not None), None)
         return CommitHead(str(newest["run_id"]), state, newest.get("quarantine"))
+
+    def lineage(self) -> list[dict[str, Any]]:
+        """This writer's markers, newest first, by the bases they name rather than the clock.
+
+        Every commit records the run it was built on, so the newest marker is the one no other
+        marker names as its base, and the ones before it follow from base to base. Commit times
+        come from the committing machine's clock: a clock that stepped back, or a worker whose
+        clock runs behind another's, would otherwise make an older marker the newest, and the
+        next extract would read again what came after it. Markers naming no base (written by
+        earlier versions, or two commits of one base that raced on object storage) are ordered
+        by their commit times."""
+        mine = [m for m in self.markers() if self._mine(m)]  # oldest first by the clock
+        by_run = {str(m.get("run_id")): m for m in mine}
+        named = {str(m["base"]) for m in mine if m.get("base") is not None}
+        tips = [m for m in mine if str(m.get("run_id")) not in named]
+        marker: dict[str, Any] | None = tips[-1] if tips else (mine[-1] if mine else None)
+        ordered: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while marker is not None and str(marker.get("run_id")) not in seen:
+            ordered.append(marker)
+            seen.add(str(marker.get("run_id")))
+            base = marker.get("base")
+            marker = by_run.get(str(base)) if base is not None else None
+        return ordered + [m for m in reversed(mine) if str(m.get("run_id")) not in seen]
 
     def latest_state(self) -> dict[str, Any] | None:
         return self.head().state

@@ -163,3 +163,41 @@ def test_markers_of_an_earlier_version_are_read_back(tmp_path: Path) -> None:
     assert not job.commit([], {"cursor": 9}, "old").committed
     assert job.commit([], {"cursor": 10}, "new", base="old").committed
     assert job.read_state() == {"cursor": 10}
+
+
+def test_a_clock_that_stepped_back_never_makes_an_older_commit_the_newest(
+        config_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second run commits with the clock an hour behind the first (an NTP step, a worker
+    whose clock lags): the third run still builds on the second and reads only the new file."""
+    from types import SimpleNamespace
+
+    from airflow_provider_dativo.targets import commit_log
+
+    data = config_root / "examples/data/orders"
+    later = (data / "2026-11-26.csv").read_text()
+    (data / "2026-11-26.csv").unlink()
+    job = parquet_job(config_root)
+    assert runner.run_job(job, "c-1")[0]["rows"] == 5
+
+    class Behind(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
+            return dt.datetime.now(tz) - dt.timedelta(hours=1)
+
+    write(data / "2026-11-26.csv", later)
+    with monkeypatch.context() as patch:
+        patch.setattr(commit_log, "dt", SimpleNamespace(datetime=Behind, UTC=dt.UTC,
+                                                        timedelta=dt.timedelta))
+        assert runner.run_job(job, "c-2")[0]["rows"] == 3
+    target = open_parquet(job)
+    assert target.committed_head().run_id == "c-2"
+    # by the clock c-2 came first; by its base it came after c-1
+    markers = {m["run_id"]: m for m in target.log.markers()}
+    assert markers["c-2"]["committed_at"] < markers["c-1"]["committed_at"]
+    assert markers["c-2"]["base"] == "c-1"
+    write(data / "2026-11-27.csv", later.replace(",2026-11-26", ",2026-11-27").replace(
+        "\n100", "\n200"))
+    assert runner.run_job(job, "c-3")[0]["rows"] == 3  # not the 3 of c-2 again
+    ids = sorted(target.read_table().column("order_id").to_pylist())
+    assert ids == [*range(1001, 1009), 2006, 2007, 2008]
+    assert [m["run_id"] for m in target.log.lineage()] == ["c-3", "c-2", "c-1"]
