@@ -58,6 +58,12 @@ def test_container_spec_mounts_files_read_only_with_limits() -> None:
         "labels": {LABEL: "acme/source-x:1.2", OWNER_LABEL: owner()},
         "stdin_open": False, "tty": False, "nano_cpus": 1_500_000_000, "mem_limit": "2g",
         "network_mode": "none", "user": "1000:1000"}
+    # removed after the run, the container gets no log of its own: the launcher reads its
+    # output over the attach stream
+    assert container_spec("acme/source-x:1.2", [], "/tmp/dir", DockerSettings.from_options(
+        {}))["log_config"] == {"Type": "none", "Config": {}}
+    assert container_spec("acme/source-x:1.2", [], "/tmp/dir", DockerSettings.from_options(
+        {"docker": {"log_driver": "local"}}))["log_config"] == {"Type": "local", "Config": {}}
     with pytest.raises(EngineError, match=r"docker\.pull must be one of"):
         DockerSettings.from_options({"docker": {"pull": "sometimes"}})
 
@@ -247,9 +253,32 @@ def test_limits_read_only_mounts_and_no_secret_in_the_container(
             assert all(arg.startswith("/dativo/") for arg in info["Config"]["Cmd"]
                        if "/" in arg)
             assert "LOG_LEVEL=info" in info["Config"]["Env"]
+            # a kept container keeps the engine's own log, for docker logs
+            assert host["LogConfig"]["Type"] != "none"
             # the key is only in the mounted config file, which is gone with the run
             assert KEY not in json.dumps(info)
             assert not Path(mount["Source"]).exists()
+    finally:
+        for container in containers_of(docker_engine, TOY_HTTP):
+            if container.id not in before:
+                container.remove(force=True)
+
+
+@pytest_docker
+def test_without_an_engine_log_the_records_still_arrive_whole(
+        config_root: Path, toy_api: str, docker_engine: Any,  # noqa: F811
+        bucket: str) -> None:
+    """The log driver "none" (the default while containers are removed after the run): the
+    engine keeps no copy of the records, and the attach stream still carries all of them."""
+    docker_recipe(config_root, "auto_remove: false, pull: never, log_driver: none")
+    job = guide_job(config_root, toy_api)
+    before = {c.id for c in containers_of(docker_engine, TOY_HTTP)}
+    try:
+        manifest, _ = runner.run_job(job, "no-log")
+        assert manifest["rows"] == 120
+        kept = [c for c in containers_of(docker_engine, TOY_HTTP) if c.id not in before]
+        assert kept and all(c.attrs["HostConfig"]["LogConfig"]["Type"] == "none"
+                            for c in kept)
     finally:
         for container in containers_of(docker_engine, TOY_HTTP):
             if container.id not in before:
