@@ -15,8 +15,11 @@ the connector's own run (beside its run alone) and the time after it exits. Asse
 
 With --docker, the same through the image dativo/source-faker (make docker-engine): a bare
 `docker run IMAGE read --config ... --catalog ...` to /dev/null beside `dativo run` of the same
-job on connectors/faker_docker.yaml, same settings, alternating rounds, wall-clock medians (a
-container's CPU is the engine's, not this process's children's). The first `dativo run`, before
+job on connectors/faker_docker.yaml, same settings (the bare container with --log-driver none,
+as the launcher creates it, and once more with the engine's default log), alternating rounds,
+wall-clock medians (a container's CPU is the engine's, not this process's children's) and the
+median of each round's own ratio. --parallelism sets the connector's processes (default 2: on
+two cores, every CPU second spent reading its output is taken from it). The first `dativo run`, before
 anything is kept, is reported on its own as the cold run; the rounds after it are warm (spec and
 catalog kept). With --against DIR each round also runs `dativo run` under the package in DIR
 (another checkout), so a change to the launcher is measured beside the code it replaces.
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,13 +81,14 @@ exit $code
 IMAGE = "dativo/source-faker:7.2.1"
 
 
-def docker_main(users: int, rounds: int, against: str | None = None) -> None:
+def docker_main(users: int, rounds: int, against: str | None = None,
+                parallelism: int = 2) -> None:
     """The --docker mode (see the module's docstring)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # the image's user reads the mounted files
         env = {**os.environ, "DATIVO_CONNECTORS_HOME": str(work / "connectors")}
-        config = {**CONFIG, "count": users}
+        config = {**CONFIG, "count": users, "parallelism": parallelism}
         (work / "config.json").write_text(json.dumps(config))
         mount = ["-v", f"{work}:/dativo:ro"]
         docker = ["docker", "run", "--rm", "--init", "--network", "none", *mount, IMAGE]
@@ -107,13 +112,9 @@ def docker_main(users: int, rounds: int, against: str | None = None) -> None:
             job = root / JOB
             text = job.read_text().replace("source_connector: faker\n",
                                            "source_connector: faker_docker\n").replace(
-                "connectors/faker.yaml", "connectors/faker_docker.yaml").replace(
-                "assets/faker/v1.0/users.yaml", "assets/faker_docker/v1.0/users.yaml")
-            # the same contract, written for the image recipe (an asset names its connector)
-            asset = root / "assets/faker_docker/v1.0/users.yaml"
-            asset.parent.mkdir(parents=True)
-            asset.write_text((root / "assets/faker/v1.0/users.yaml").read_text().replace(
-                "source_type: faker\n", "source_type: faker_docker\n"))
+                "connectors/faker.yaml", "connectors/faker_docker.yaml")
+            # the image recipe reads the faker assets (its asset_source_type), so the job keeps
+            # its contract
             job.write_text(text.replace("    count: 1000\n", "".join(
                 f"    {k}: {json.dumps(v)}\n" for k, v in config.items())))
             return root
@@ -131,37 +132,48 @@ def docker_main(users: int, rounds: int, against: str | None = None) -> None:
             return wall
 
         cold = run_dativo(config_root("cold"))
-        alone: list[float] = []
-        through: list[float] = []
-        other: list[float] = []
+        # the bare container twice: with the settings the launcher gives it (no engine log:
+        # the launcher reads the output itself) and as `docker run` makes it by default
+        bare_same = [*bare[:4], "--log-driver", "none", *bare[4:]]
+        times: dict[str, list[float]] = {"bare": [], "bare, engine log": [], "dativo": [],
+                                         "against": []}
         for n in range(rounds):
             root = config_root(f"round{n}")
-            sides = [lambda: alone.append(timed(bare, env, stdout=subprocess.DEVNULL)[0]),
-                     lambda root=root: through.append(run_dativo(root))]
+            sides: list[Callable[[], None]] = [
+                lambda: times["bare"].append(timed(bare_same, env, stdout=subprocess.DEVNULL)[0]),
+                lambda: times["bare, engine log"].append(
+                    timed(bare, env, stdout=subprocess.DEVNULL)[0]),
+                lambda root=root: times["dativo"].append(run_dativo(root))]  # type: ignore[misc]
             if against:
-                sides.append(lambda n=n: other.append(run_dativo(config_root(f"other{n}"),
-                                                                 against)))
+                sides.append(lambda n=n: times["against"].append(  # type: ignore[misc]
+                    run_dativo(config_root(f"other{n}"), against)))
             for side in sides[::-1] if n % 2 else sides:
                 side()
-            print(f"round {n + 1}: docker run read {alone[-1]:6.2f} s   dativo run (docker "
-                  f"launcher) {through[-1]:6.2f} s"
-                  + (f"   against {other[-1]:6.2f} s" if against else ""), flush=True)
-    print(f"users                          {users:,}")
+            print(f"round {n + 1}: " + "   ".join(f"{name} {values[-1]:6.2f} s"
+                                                   for name, values in times.items() if values),
+                  flush=True)
+    alone = times["bare"]
+
+    def versus(values: list[float]) -> str:
+        """Median over median, and the median of each round's own ratio (a round's runs see
+        the same machine, so it is the steadier figure when the machine's speed drifts)."""
+        rounds_ = [t / a for t, a in zip(values, alone, strict=True)]
+        return (f"{statistics.median(values) / statistics.median(alone):5.2f}x of medians, "
+                f"{statistics.median(rounds_):5.2f}x median of rounds ({min(rounds_):.2f}x to "
+                f"{max(rounds_):.2f}x)")
+
+    print(f"users                          {users:,}, parallelism {parallelism}")
     print(f"cold: first dativo run         {cold:7.2f} s wall (spec and catalog asked for)")
     print(f"bare docker run read           {statistics.median(alone):7.2f} s wall  "
-          f"(median of {rounds})")
-    print(f"dativo run, docker launcher    {statistics.median(through):7.2f} s wall  (warm), "
-          f"{statistics.median(cpu[None][1:]):.2f} s CPU of dativo itself")
-    print(f"ratio                          "
-          f"{statistics.median(through) / statistics.median(alone):7.2f}x wall  (rounds "
-          f"{min(t / a for t, a in zip(through, alone, strict=True)):.2f}x to "
-          f"{max(t / a for t, a in zip(through, alone, strict=True)):.2f}x)")
+          f"(median of {rounds}; --log-driver none, as the launcher runs it)")
+    print(f"bare, engine's default log     {statistics.median(times['bare, engine log']):7.2f}"
+          f" s wall  {versus(times['bare, engine log'])}")
+    print(f"dativo run, docker launcher    {statistics.median(times['dativo']):7.2f} s wall  "
+          f"(warm), {statistics.median(cpu[None][1:]):.2f} s CPU of dativo itself")
+    print(f"ratio                          {versus(times['dativo'])}")
     if against:
-        print(f"against {against}: {statistics.median(other):7.2f} s wall, "
-              f"{statistics.median(cpu[against]):.2f} s CPU  "
-              f"{statistics.median(other) / statistics.median(alone):.2f}x (rounds "
-              f"{min(t / a for t, a in zip(other, alone, strict=True)):.2f}x to "
-              f"{max(t / a for t, a in zip(other, alone, strict=True)):.2f}x)")
+        print(f"against {against}: {statistics.median(times['against']):7.2f} s wall, "
+              f"{statistics.median(cpu[against]):.2f} s CPU  {versus(times['against'])}")
 
 
 def main() -> None:
@@ -172,9 +184,12 @@ def main() -> None:
                         help="the source-faker image: docker run beside the docker launcher")
     parser.add_argument("--against", metavar="DIR",
                         help="with --docker: also run dativo under the package in DIR")
+    parser.add_argument("--parallelism", type=int, default=CONFIG["parallelism"],
+                        help="with --docker: the connector's processes (on two cores, 2 leaves "
+                             "none to whatever reads its output)")
     args = parser.parse_args()
     if args.docker:
-        docker_main(args.users, args.rounds, args.against)
+        docker_main(args.users, args.rounds, args.against, args.parallelism)
         return
 
     home = Path(os.environ.get("DATIVO_CONNECTORS_HOME")
