@@ -151,9 +151,10 @@ class IcebergTarget:
         try:
             table = catalog.load_table(self.table_identifier)
         except NoSuchTableError as exc:
-            raise TargetError(f"Iceberg table {self.table_identifier} does not exist; run "
-                              "prepare() (the job's validate task) before extracting or "
-                              "loading") from exc
+            raise TargetError(f"Iceberg table {self.table_identifier} does not exist: a run's "
+                              "extract creates it, so run the job (dativo run JOB, or its DAG); "
+                              "a load whose table was dropped after its extract needs that "
+                              "extract again") from exc
         except Exception as exc:
             raise TargetError(f"cannot load Iceberg table {self.table_identifier}: {exc}") from exc
         self._table = table

@@ -377,7 +377,8 @@ def test_data_location_is_run_scoped_and_collision_free(make_target: MakeTarget)
 
 
 def test_missing_table_explains_what_to_do(make_target: MakeTarget) -> None:
-    with pytest.raises(TargetError, match=r"tenant_a\.events does not exist; run prepare"):
+    with pytest.raises(TargetError,
+                       match=r"tenant_a\.events does not exist: a run.s extract creates it"):
         make_target(SCHEMA).commit([], None, "run-1")
 
 
