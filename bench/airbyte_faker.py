@@ -18,11 +18,13 @@ With --docker, the same through the image dativo/source-faker (make docker-engin
 job on connectors/faker_docker.yaml, same settings (the bare container with --log-driver none,
 as the launcher creates it, and once more with the engine's default log), alternating rounds,
 wall-clock medians (a container's CPU is the engine's, not this process's children's) and the
-median of each round's own ratio. --parallelism sets the connector's processes (default 2: on
-two cores, every CPU second spent reading its output is taken from it). The first `dativo run`, before
-anything is kept, is reported on its own as the cold run; the rounds after it are warm (spec and
-catalog kept). With --against DIR each round also runs `dativo run` under the package in DIR
-(another checkout), so a change to the launcher is measured beside the code it replaces.
+median of each round's own ratio; the engine's events split each run into the time before the
+container starts, its run and the time after it exits. --parallelism sets the connector's
+processes (default 2: on two cores, every CPU second spent reading its output is taken from
+it). The first `dativo run`, before anything is kept, is reported on its own as the cold run;
+the rounds after it are warm (spec and catalog kept). With --against DIR each round also runs
+`dativo run` under the package in DIR (another checkout), so a change to the launcher is
+measured beside the code it replaces.
 """
 
 from __future__ import annotations
@@ -51,13 +53,30 @@ JOB = "jobs/examples/faker_users.yaml"
 CONFIG = {"seed": 7, "records_per_slice": 1000, "always_updated": False, "parallelism": 2}
 
 
+SPAN: list[float] = []  # when the last timed command started and ended (epoch seconds)
+
+
+def phases() -> tuple[float, float, float]:
+    """The last timed command's seconds before its (last) container started, the container's
+    own run from start to exit, and the seconds after it exited, from the engine's events."""
+    since, until = SPAN
+    out = subprocess.run(["docker", "events", "--since", f"{since:.6f}", "--until",
+                          f"{until + 0.5:.6f}", "--filter", "type=container", "--filter",
+                          f"image={IMAGE}", "--format", "{{.Status}} {{.TimeNano}}"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    stamps = {kind: int(nano) / 1e9 for kind, nano in (line.split() for line in out if line)}
+    return stamps["start"] - since, stamps["die"] - stamps["start"], until - stamps["die"]
+
+
 def timed(argv: list[str], env: dict[str, str],
           stdout: int | None = None) -> tuple[float, float]:
     """Wall seconds, and CPU seconds of the command and all its children (steadier on a busy
     machine)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
+    SPAN[:] = [time.time()]
     subprocess.run(argv, env=env, check=True, stdout=stdout)
+    SPAN.append(time.time())
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -120,6 +139,13 @@ def docker_main(users: int, rounds: int, against: str | None = None,
             return root
 
         cpu: dict[str | None, list[float]] = {None: [], against: []}
+        split: dict[str | None, list[tuple[float, float, float]]] = {None: [], against: [],
+                                                                      "bare": []}
+
+        def run_bare(argv: list[str]) -> float:
+            wall = timed(argv, env, stdout=subprocess.DEVNULL)[0]
+            split["bare"].append(phases())
+            return wall
 
         def run_dativo(root: Path, package: str | None = None) -> float:
             """Wall seconds; dativo's own CPU seconds (never the container's) go to ``cpu``."""
@@ -129,6 +155,7 @@ def docker_main(users: int, rounds: int, against: str | None = None,
             wall, used = timed([str(BIN / "dativo"), "--root", str(root), "run", JOB], run_env,
                                stdout=subprocess.DEVNULL)
             cpu[package].append(used)
+            split[package].append(phases())
             return wall
 
         cold = run_dativo(config_root("cold"))
@@ -140,7 +167,7 @@ def docker_main(users: int, rounds: int, against: str | None = None,
         for n in range(rounds):
             root = config_root(f"round{n}")
             sides: list[Callable[[], None]] = [
-                lambda: times["bare"].append(timed(bare_same, env, stdout=subprocess.DEVNULL)[0]),
+                lambda: times["bare"].append(run_bare(bare_same)),
                 lambda: times["bare, engine log"].append(
                     timed(bare, env, stdout=subprocess.DEVNULL)[0]),
                 lambda root=root: times["dativo"].append(run_dativo(root))]  # type: ignore[misc]
@@ -171,6 +198,15 @@ def docker_main(users: int, rounds: int, against: str | None = None,
     print(f"dativo run, docker launcher    {statistics.median(times['dativo']):7.2f} s wall  "
           f"(warm), {statistics.median(cpu[None][1:]):.2f} s CPU of dativo itself")
     print(f"ratio                          {versus(times['dativo'])}")
+    # where the time goes, from the engine's events: the launcher's own cost is before the
+    # container starts and after it exits; the container's run shows what reading its output
+    # costs the connector (stdout not kept up with, or cores taken from it)
+    sides = [("bare", "bare"), ("dativo", None)] + ([("against", against)] if against else [])
+    for name, key in sides:
+        rows_ = split[key][1:] if key is None else split[key]  # not the cold run
+        before, running, after = (statistics.median(p[i] for p in rows_) for i in range(3))
+        print(f"  {name:<8} before the container starts {before:5.2f} s, container runs "
+              f"{running:6.2f} s, after it exits {after:5.2f} s (medians)")
     if against:
         print(f"against {against}: {statistics.median(times['against']):7.2f} s wall, "
               f"{statistics.median(cpu[against]):.2f} s CPU  {versus(times['against'])}")
