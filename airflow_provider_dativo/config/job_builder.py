@@ -216,13 +216,16 @@ def docker_conn_id_of(source: Mapping[str, Any], engine_options: Mapping[str, An
 def reads_local_path(recipe: ConnectorRecipe | None, engine: str | None) -> bool:
     """Whether the job's source reads its ``connection.path`` as local files, so validation
     checks it against the config root: a native file-like extractor, or an engine that runs
-    a connector of its own (Airbyte, Singer, a plugin), whose path dativo cannot tell from a
-    file's and checks as one."""
+    a connector of its own on this machine (Airbyte, Singer, a plugin), whose path dativo
+    cannot tell from a file's and checks as one. A connector image reads the path inside its
+    container, which the config root does not hold."""
     if recipe is None or engine is None:
         return False  # the missing recipe is its own issue
     extractor = extractor_of(recipe, engine)
     if extractor is None:
-        return True
+        from airflow_provider_dativo.engines.launchers import launcher_name
+
+        return not (recipe.engine(engine).image and launcher_name(recipe, engine) == "docker")
     from airflow_provider_dativo.engines.native import READS_FILES  # with the extractor table
 
     return extractor in READS_FILES

@@ -208,3 +208,20 @@ def test_the_extractors_reading_files_are_the_ones_whose_path_is_checked() -> No
 
     assert {name for name, module in EXTRACTORS.items() if reads_files(module)} == \
         READS_FILES
+
+
+def test_a_connector_images_path_is_inside_its_container(config_root: Path) -> None:
+    """An Airbyte image reads ``connection.path`` in its container: validation leaves it
+    alone; the same connector run on this machine reads a local file, which is checked."""
+    job = config_root / "jobs/examples/faker_docker_users.yaml"
+    job.write_text((config_root / "jobs/examples/faker_users.yaml").read_text().replace(
+        "source_connector: faker\n", "source_connector: faker_docker\n").replace(
+        "connectors/faker.yaml", "connectors/faker_docker.yaml").replace(
+        "    count: 1000\n", "    count: 1000\n    path: /data/inside/the/image.csv\n").replace(
+        "table: faker_users", "table: faker_image_users"))
+    assert validate(config_root, job) == []
+    local = config_root / "jobs/examples/faker_users.yaml"
+    local.write_text(local.read_text().replace(
+        "    count: 1000\n", "    count: 1000\n    path: /data/inside/the/image.csv\n"))
+    issues = validate(config_root, local)
+    assert len(issues) == 1 and "points outside the config root" in issues[0]
