@@ -36,6 +36,27 @@ def test_extract_then_load_with_tasks_test_lands_the_rows_once(
     assert orders_table(config_root).num_rows == 8
 
 
+def test_an_extract_run_again_for_one_date_lands_its_rows_once(
+        airflow_env: dict[str, str], config_root: Path) -> None:
+    """Two extracts of one date before its load (a user trying again), with a file arriving
+    between them: the load lands what the second read, every row once; the next date's extract
+    then reads nothing the first left staged."""
+    airflow(airflow_env, "dags", "reserialize")
+    airflow(airflow_env, "tasks", "test", DAG, "validate", DATE)
+    airflow(airflow_env, "tasks", "test", DAG, "extract", DATE)
+    write(config_root / "examples/data/orders/2026-11-27.csv",
+          "order_id,customer_email,status,amount,currency,ordered_at\n"
+          "1009,ivy@example.com,paid,12.50,EUR,2026-11-27T07:00:00Z\n"
+          "1010,jon@example.com,placed,3.75,USD,2026-11-27T07:30:00Z\n")
+    airflow(airflow_env, "tasks", "test", DAG, "extract", DATE)
+    airflow(airflow_env, "tasks", "test", DAG, "load", DATE)
+    ids = sorted(orders_table(config_root).column("order_id").to_pylist())
+    assert ids == list(range(1001, 1011))
+    airflow(airflow_env, "tasks", "test", DAG, "extract", "2026-11-27")
+    airflow(airflow_env, "tasks", "test", DAG, "load", "2026-11-27")
+    assert sorted(orders_table(config_root).column("order_id").to_pylist()) == ids
+
+
 def test_a_load_with_no_extract_fails_and_says_to_run_it(airflow_env: dict[str, str]) -> None:
     airflow(airflow_env, "dags", "reserialize")
     airflow(airflow_env, "tasks", "test", DAG, "validate", DATE)
