@@ -223,9 +223,9 @@ def reads_local_path(recipe: ConnectorRecipe | None, engine: str | None) -> bool
         return False  # the missing recipe is its own issue
     extractor = extractor_of(recipe, engine)
     if extractor is None:
-        from airflow_provider_dativo.engines.launchers import launcher_name
+        from airflow_provider_dativo.engines.launchers import runs_in_container
 
-        return not (recipe.engine(engine).image and launcher_name(recipe, engine) == "docker")
+        return not runs_in_container(recipe, engine)
     from airflow_provider_dativo.engines.native import READS_FILES  # with the extractor table
 
     return extractor in READS_FILES

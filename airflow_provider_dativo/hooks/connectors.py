@@ -133,9 +133,10 @@ def hook_for(job: JobSpec, job_file: str, config_root: str | None) -> ConnectorH
     """The hook for a job's source: the Docker hook when its engine launches connectors and the
     recipe picks the docker launcher (its containers then honour ``docker_conn_id``), else the
     hook for processes on this machine."""
-    from airflow_provider_dativo.engines.launchers import launcher_name
+    from airflow_provider_dativo.engines.launchers import runs_in_container
 
-    module = engine_module(job.source_engine, f"the job's source.engine for '{job.source.type}'")
-    if module.LAUNCHES_CONNECTORS and launcher_name(job.source, job.source_engine) == "docker":
+    # an engine this version does not have fails here, naming the setting that chose it
+    engine_module(job.source_engine, f"the job's source.engine for '{job.source.type}'")
+    if runs_in_container(job.source, job.source_engine):
         return AirbyteDockerHook(job_file, config_root, docker_conn_id=job.docker_conn_id)
     return ConnectorHook(job_file, config_root)

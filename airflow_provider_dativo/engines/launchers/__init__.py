@@ -17,7 +17,7 @@ from airflow_provider_dativo.engines.launchers.base import (
 from airflow_provider_dativo.errors import EngineError
 
 __all__ = ["Arg", "ConnectorProcess", "FileArg", "LateFile", "Launcher", "Masker",
-           "launcher_for", "launcher_name", "stop_running"]
+           "launcher_for", "launcher_name", "runs_in_container", "stop_running"]
 
 LAUNCHERS = ("local", "docker")
 
@@ -26,6 +26,18 @@ def launcher_name(recipe: ConnectorRecipe, engine_type: str) -> str:
     """The recipe's ``options.launcher``, else local when it has a command, else docker."""
     engine = recipe.engine(engine_type)
     return str(engine.options.get("launcher") or ("local" if engine.command else "docker"))
+
+
+def runs_in_container(recipe: ConnectorRecipe, engine_type: str) -> bool:
+    """Whether the recipe's ``engine_type`` engine starts its connector as a container: an
+    engine whose connectors a launcher starts (Airbyte, Singer), on the docker launcher. False
+    for an engine this version does not have (that is reported where the engine is chosen)."""
+    from airflow_provider_dativo.engines import ENGINES, engine_module
+
+    if engine_type not in ENGINES:
+        return False
+    return bool(engine_module(engine_type, engine_type).LAUNCHES_CONNECTORS) and \
+        launcher_name(recipe, engine_type) == "docker"
 
 
 def launcher_for(root: Path, recipe: ConnectorRecipe, engine_type: str) -> Launcher:

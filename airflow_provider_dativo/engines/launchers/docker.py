@@ -112,7 +112,7 @@ def container_spec(image: str, args: Sequence[Arg], host_dir: str,
         spec["user"] = settings.user
     # The launcher reads stdout and stderr over the attach stream, so the engine's own log of
     # them is a second copy of every record, written to disk by the engine as the connector
-    # runs (json-file: about 7% of a 100k-record read) and holding the records themselves
+    # runs (json-file: up to 7% of a 100k-record read here) and holding the records themselves
     if settings.engine_log_driver:
         spec["log_config"] = {"Type": settings.engine_log_driver, "Config": {}}
     return spec
