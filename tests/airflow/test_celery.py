@@ -142,6 +142,30 @@ def wait_for_run(cluster: Cluster, metadata_db: str, run_id: str, timeout: float
     return state
 
 
+def run_dag_on_cluster(tmp_path: Path, core: dict[str, str],
+                       workers: dict[str, tuple[dict[str, str], str]], tag: str, dag_id: str,
+                       run_id: str, metadata_db: str, timeout: float) -> None:
+    """Migrate, start the API server, the scheduler and one Celery worker of concurrency 1 per
+    ``workers`` entry (name: its environment and queue), trigger ``dag_id`` as ``run_id`` and
+    wait for it to succeed; everything is stopped afterwards."""
+    run(core, "db", "migrate")
+    run(core, "dags", "reserialize")
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start("api", core, "api-server")
+        cluster.start("scheduler", core, "scheduler")
+        for name, (env, queue) in workers.items():
+            cluster.start(name, env, "celery", "worker", "-q", queue, "-c", "1", "-s",
+                          "-H", f"{name}_{tag}@%h", "--without-gossip", "--without-mingle")
+        wait_for_port(int(core["AIRFLOW__API__PORT"]), timeout=120)
+        run(core, "dags", "unpause", dag_id)
+        run(core, "dags", "trigger", dag_id, "--run-id", run_id)
+        state = wait_for_run(cluster, metadata_db, run_id, timeout=timeout)
+        assert state == "success", f"run ended as {state}\n{cluster.logs()}"
+    finally:
+        cluster.stop()
+
+
 def test_extract_and_load_run_on_different_celery_workers(
         tmp_path: Path, s3_server: S3Server, databases: tuple[str, str]) -> None:
     metadata_db, catalog_db = databases
@@ -163,7 +187,6 @@ target:
       s3.secret-access-key: {s3_server.secret_key}
 """
     common = cluster_env(s3_server, metadata_db, "redis://127.0.0.1:6379/0")
-    api_port = int(common["AIRFLOW__API__PORT"])
 
     def component(name: str) -> dict[str, str]:
         """Own Airflow home (task logs land there), own copy of the config repository."""
@@ -174,23 +197,9 @@ target:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags")}
 
     core, worker_a, worker_b = component("core"), component("a"), component("b")
-    run(core, "db", "migrate")
-    run(core, "dags", "reserialize")
-    cluster = Cluster(tmp_path)
-    try:
-        cluster.start("api", core, "api-server")
-        cluster.start("scheduler", core, "scheduler")
-        for name, env, queue in (("worker_a", worker_a, queue_a), ("worker_b", worker_b, queue_b)):
-            cluster.start(name, env, "celery", "worker", "-q", queue, "-c", "1", "-s",
-                          "-H", f"{name}_{tag}@%h", "--without-gossip", "--without-mingle")
-        wait_for_port(api_port, timeout=120)
-        run(core, "dags", "unpause", DAG_ID)
-        run(core, "dags", "trigger", DAG_ID, "--run-id", f"celery_{tag}")
-
-        state = wait_for_run(cluster, metadata_db, f"celery_{tag}", timeout=240)
-        assert state == "success", f"run ended as {state}\n{cluster.logs()}"
-    finally:
-        cluster.stop()
+    run_dag_on_cluster(tmp_path, core, {"worker_a": (worker_a, queue_a),
+                                        "worker_b": (worker_b, queue_b)},
+                       tag, DAG_ID, f"celery_{tag}", metadata_db, timeout=240)
 
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={metadata_db}") as db:
         queues = dict(db.execute("SELECT task_id, queue FROM task_instance WHERE run_id = %s",
@@ -285,22 +294,8 @@ def test_the_parts_of_one_job_spread_over_two_celery_workers_and_commit_once(
                              p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
 
     core, workers = component("core"), {name: worker(name) for name in ("worker_a", "worker_b")}
-    run(core, "db", "migrate")
-    run(core, "dags", "reserialize")
-    cluster = Cluster(tmp_path)
-    try:
-        cluster.start("api", core, "api-server")
-        cluster.start("scheduler", core, "scheduler")
-        for name, env in workers.items():
-            cluster.start(name, env, "celery", "worker", "-q", queue, "-c", "1", "-s",
-                          "-H", f"{name}_{tag}@%h", "--without-gossip", "--without-mingle")
-        wait_for_port(int(common["AIRFLOW__API__PORT"]), timeout=120)
-        run(core, "dags", "unpause", dag_id)
-        run(core, "dags", "trigger", dag_id, "--run-id", run_id)
-        state = wait_for_run(cluster, metadata_db, run_id, timeout=300)
-        assert state == "success", f"run ended as {state}\n{cluster.logs()}"
-    finally:
-        cluster.stop()
+    run_dag_on_cluster(tmp_path, core, {name: (env, queue) for name, env in workers.items()},
+                       tag, dag_id, run_id, metadata_db, timeout=300)
 
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={metadata_db}") as db:
         ran = db.execute("SELECT task_id, map_index, hostname, state FROM task_instance "
