@@ -13,17 +13,22 @@ build.
 from __future__ import annotations
 
 import gc
-import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from airflow_provider_dativo.contracts._json_check import json_documents
 from airflow_provider_dativo.engines.base import ReadItem, RejectedRecords, StateUpdate
-from airflow_provider_dativo.engines.nesting import DEEP_REASON, too_deep
+from airflow_provider_dativo.engines.nesting import (
+    DEEP_REASON,
+    MAX_JSON_DEPTH,
+    too_deep,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dativo.contracts.model import FieldSpec
@@ -103,6 +108,14 @@ def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
         return pa.array([_as_text(v) for v in values], pa.string())
 
 
+def _most_opened(lines: Sequence[bytes]) -> int:
+    """At least the most arrays and objects any one of ``lines`` opens: no line nests deeper.
+    Two counts per line, each a C call (no Python frame per line)."""
+    if not lines:
+        return 0
+    return max(map(bytes.count, lines, repeat(b"{"))) + max(map(bytes.count, lines, repeat(b"[")))
+
+
 @contextmanager
 def _cycle_collector_paused() -> Iterator[None]:
     was_enabled = gc.isenabled()
@@ -175,7 +188,7 @@ class RecordBuffer:
         text = b"\n".join(lines)
         try:
             table = pa_json.read_json(
-                io.BytesIO(text),
+                pa.BufferReader(text),
                 # one block, one thread: the connector needs the other core more than a batch
                 # of a few MiB needs two
                 read_options=pa_json.ReadOptions(use_threads=False,
@@ -196,18 +209,31 @@ class RecordBuffer:
         # taken, and parsed JSON holds no reference cycles, so the cycle collector is paused:
         # its passes over every long-lived object of the process would cost more than this
         texts: dict[str, list[str | None]] = {name: [] for name in self.as_json}
+        passed = dict.fromkeys(self.as_json, 0)  # values that came as strings, kept as they are
         columns = list(texts.items())
-        loads = orjson.loads
+        loads, dumps = orjson.loads, orjson.dumps
         with _cycle_collector_paused():
             for line in lines:
                 record: Any = loads(line)
                 for key in envelope:
                     record = record[key]
                 for name, values in columns:
-                    values.append(_as_text(record.get(name)))
+                    value = record.get(name)
+                    if value is None or value.__class__ is str:
+                        values.append(value)
+                        passed[name] += value is not None
+                        continue
+                    try:
+                        values.append(dumps(value).decode())
+                    except TypeError:  # deeper than orjson writes; such lines are refused first
+                        values.append(None)
         return pa.RecordBatch.from_arrays(
             [pa.array(texts[f.name], pa.string()) if f.name in texts else parsed.column(f.name)
-             for f in self.schema], schema=self.schema)
+             for f in self.schema],
+            # a column whose every text was written here holds JSON documents only: the
+            # contract check need not read them again to know
+            schema=pa.schema([json_documents(f) if f.name in texts and not passed[f.name] else f
+                              for f in self.schema]))
 
 
 class ProtocolBatches:
@@ -215,7 +241,7 @@ class ProtocolBatches:
     records, then the latest checkpoint, which therefore covers every record before it.
 
     Records arrive either parsed (``add``) or as whole message lines not yet parsed
-    (``add_line``, the record object at ``envelope`` inside each), which are turned into a
+    (``add_lines``, the record object at ``envelope`` inside each), which are turned into a
     batch together; a batch holds one kind only, so rows keep their arrival order.
     """
 
@@ -229,8 +255,8 @@ class ProtocolBatches:
         self.size = size
         self.connector = connector
         self.stream = stream
-        self._lines: list[bytes] = []
-        self._numbers: list[int] = []
+        self._lines: list[bytes] = []  # record lines not parsed yet
+        self._runs: list[tuple[int, int]] = []  # their stdout line numbers: (first, count)s
         self._raw: list[str] = []
         self._reasons: list[str] = []
         self._state: Mapping[str, Any] | None = None
@@ -241,17 +267,29 @@ class ProtocolBatches:
         if self.buffer.add(record):
             yield from self.flush()
 
-    def add_line(self, number: int, line: bytes) -> Iterator[ReadItem]:
-        """One stdout line (``number``) that looks like a record message of the stream."""
-        if too_deep(line):
-            self.reject(line.decode("utf-8", "replace"), f"stdout line {number}: {DEEP_REASON}")
+    def add_lines(self, first: int, lines: Sequence[bytes]) -> Iterator[ReadItem]:
+        """Consecutive stdout lines, from line ``first`` on, that look like record messages of
+        the stream."""
+        if _most_opened(lines) > MAX_JSON_DEPTH:  # some line may nest too deep: look at each
+            for number, line in enumerate(lines, first):
+                if too_deep(line):
+                    self.reject(line.decode("utf-8", "replace"),
+                                f"stdout line {number}: {DEEP_REASON}")
+                else:
+                    yield from self._take(number, (line,))
             return
+        yield from self._take(first, lines)
+
+    def _take(self, first: int, lines: Sequence[bytes]) -> Iterator[ReadItem]:
         if self.buffer.rows:
             yield from self.flush()
-        self._lines.append(line)
-        self._numbers.append(number)
-        if len(self._lines) >= self.size:
-            yield from self.flush()
+        while lines:
+            room = self.size - len(self._lines)
+            self._lines.extend(lines[:room])
+            self._runs.append((first, min(room, len(lines))))
+            first, lines = first + room, lines[room:]
+            if len(self._lines) >= self.size:
+                yield from self.flush()
 
     def add_text(self, where: str, line: bytes) -> Iterator[ReadItem]:
         """One record as JSON text (a line of a Singer BATCH file), found at ``where``."""
@@ -282,11 +320,12 @@ class ProtocolBatches:
         self.buffer = RecordBuffer(json_schema, self.size, self.keep, self.shapes)
 
     def _lines_batch(self) -> pa.RecordBatch | None:
-        lines, numbers = self._lines, self._numbers
-        self._lines, self._numbers = [], []
+        lines, runs = self._lines, self._runs
+        self._lines, self._runs = [], []
         batch = self.buffer.from_lines(lines, self.envelope)
         if batch is not None:
             return batch
+        numbers = [number for first, count in runs for number in range(first, first + count)]
         # one by one: find the lines that are not JSON, and type the rest value by value
         for number, line in zip(numbers, lines, strict=True):
             try:

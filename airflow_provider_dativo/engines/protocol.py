@@ -25,6 +25,7 @@ from airflow_provider_dativo.engines.base import (
 from airflow_provider_dativo.engines.config_spec import ConfigKey, config_keys
 from airflow_provider_dativo.engines.connector_cache import ConnectorCache
 from airflow_provider_dativo.engines.launchers import Arg, FileArg, LateFile, Launcher, Masker
+from airflow_provider_dativo.engines.launchers.base import block_lines
 from airflow_provider_dativo.engines.nesting import DEEP_REASON, too_deep
 from airflow_provider_dativo.errors import EngineError
 
@@ -75,6 +76,15 @@ def state_input(state: Mapping[str, Any] | PendingState | None,
 
 
 @dataclass(frozen=True)
+class RecordLines:
+    """Consecutive stdout lines that all start as a record of the stream the caller reads,
+    unparsed, the first of them line ``first``."""
+
+    first: int
+    lines: Sequence[bytes]
+
+
+@dataclass(frozen=True)
 class BadLine:
     """A stdout line that should have been a message and is not; kept verbatim."""
 
@@ -111,45 +121,65 @@ class Session:
     @overload
     def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
                  passthrough: bytes,
-                 ) -> Generator[dict[str, Any] | BadLine | tuple[int, bytes], None, None]: ...
+                 ) -> Generator[dict[str, Any] | BadLine | RecordLines, None, None]: ...
 
     def messages(self, args: Sequence[Arg], files: Mapping[str, bytes | LateFile],
                  passthrough: bytes | None = None,
-                 ) -> Generator[dict[str, Any] | BadLine | tuple[int, bytes], None, None]:
+                 ) -> Generator[dict[str, Any] | BadLine | RecordLines, None, None]:
         """Each stdout message parsed, or a ``BadLine``; lines that start with
-        ``passthrough`` come as ``(line number, line)``, unparsed, for the caller to parse
-        many at once."""
+        ``passthrough`` come unparsed as ``RecordLines``, many at once, for the caller to
+        parse together."""
         with self.launcher.start(args, files, self.mask) as process:
-            for number, raw in enumerate(process.lines(), 1):
-                if passthrough is not None and raw.startswith(passthrough):
-                    yield number, raw
-                    continue
-                text = raw.strip()
-                if not text:
-                    continue
-                if too_deep(text):  # before any parser recurses into it
-                    yield BadLine(number, text.decode("utf-8", "replace"),
-                                  f"stdout line {number}: {DEEP_REASON}")
-                    continue
-                try:
-                    message = orjson.loads(text)
-                except orjson.JSONDecodeError as exc:
-                    if text[:1] != b"{":
-                        # connectors may print stray non-JSON lines; those are not messages
-                        self.log(logging.INFO, text.decode("utf-8", "replace")[:2000])
-                        continue
-                    yield BadLine(number, text.decode("utf-8", "replace"),
-                                  f"stdout line {number}: not valid JSON ({exc.msg})")
-                    continue
-                if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-                    yield BadLine(number, text.decode("utf-8", "replace"),
-                                  f"stdout line {number}: a JSON value without a message type")
-                    continue
-                yield message
+            number = 0  # stdout lines before the block
+            for block in process.blocks():
+                lines = block_lines(block)
+                yield from self._block(number, lines, passthrough)
+                number += len(lines)
             code = process.wait()
             stderr = process.stderr_tail()
         if self.error is not None or code != 0:
             raise EngineError(self._failure(code, stderr))
+
+    def _block(self, number: int, lines: Sequence[bytes], passthrough: bytes | None,
+               ) -> Iterator[dict[str, Any] | BadLine | RecordLines]:
+        """The messages of stdout ``lines`` that follow line ``number``, each run of record
+        lines (those starting with ``passthrough``) handed on whole, unparsed."""
+        run = -1  # where the run of record lines being gathered began (-1: none)
+        for index, raw in enumerate(lines):
+            if passthrough is not None and raw.startswith(passthrough):
+                if run < 0:
+                    run = index
+                continue
+            if run >= 0:
+                yield RecordLines(number + run + 1, lines[run:index])
+                run = -1
+            message = self._message(number + index + 1, raw)
+            if message is not None:
+                yield message
+        if run >= 0:
+            yield RecordLines(number + run + 1, lines[run:] if run else lines)
+
+    def _message(self, number: int, raw: bytes) -> dict[str, Any] | BadLine | None:
+        """Stdout line ``number`` parsed; None for a blank line or a stray line of text."""
+        text = raw.strip()
+        if not text:
+            return None
+        if too_deep(text):  # before any parser recurses into it
+            return BadLine(number, text.decode("utf-8", "replace"),
+                           f"stdout line {number}: {DEEP_REASON}")
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            if text[:1] != b"{":
+                # connectors may print stray non-JSON lines; those are not messages
+                self.log(logging.INFO, text.decode("utf-8", "replace")[:2000])
+                return None
+            return BadLine(number, text.decode("utf-8", "replace"),
+                           f"stdout line {number}: not valid JSON ({exc.msg})")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return BadLine(number, text.decode("utf-8", "replace"),
+                           f"stdout line {number}: a JSON value without a message type")
+        return message
 
     def output(self, args: Sequence[Arg], files: Mapping[str, bytes],
                limit: int = 256 << 20) -> bytes:
@@ -157,12 +187,12 @@ class Session:
         chunks: list[bytes] = []
         size = 0
         with self.launcher.start(args, files, self.mask) as process:
-            for raw in process.lines():
-                size += len(raw)
+            for block in process.blocks():
+                size += len(block)
                 if size > limit:
                     raise EngineError(f"{self.connector} {self.command} printed more than "
                                       f"{limit >> 20} MiB")
-                chunks.append(raw)
+                chunks.append(block)
             code = process.wait()
             stderr = process.stderr_tail()
         if code != 0:

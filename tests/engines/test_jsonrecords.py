@@ -62,7 +62,7 @@ def test_a_value_of_the_wrong_type_falls_back_and_keeps_every_row() -> None:
     assert RecordBuffer(SCHEMA, 100).from_lines([line(r) for r in records], ENVELOPE) is None
     out = ProtocolBatches(SCHEMA, 100, "c", envelope=ENVELOPE)
     for number, record in enumerate(records, 1):
-        assert list(out.add_line(number, line(record))) == []
+        assert list(out.add_lines(number, [line(record)])) == []
     batch, = out.flush()
     assert isinstance(batch, pa.RecordBatch)
     # as before the bulk path: the column that broke its type travels as text for the
@@ -74,7 +74,7 @@ def test_a_broken_line_is_rejected_with_its_number_and_the_rest_load() -> None:
     out = ProtocolBatches(SCHEMA, 100, "conn", envelope=ENVELOPE)
     broken = b'{"type":"RECORD","record":{"stream":"s","data":{"id":9'
     for number, raw in enumerate([line(RECORDS[0]), broken, line(RECORDS[1])], 7):
-        list(out.add_line(number, raw))
+        list(out.add_lines(number, [raw]))
     out.checkpoint({"offset": 2})
     batch, rejected, state = out.flush()
     assert isinstance(batch, pa.RecordBatch) and batch.column("id").to_pylist() == [1, 2]
@@ -85,8 +85,8 @@ def test_a_broken_line_is_rejected_with_its_number_and_the_rest_load() -> None:
 
 def test_parsed_records_and_lines_keep_their_arrival_order() -> None:
     out = ProtocolBatches(SCHEMA, 2, "c", envelope=ENVELOPE)
-    items = [*out.add(dict(RECORDS[0])), *out.add_line(2, line(RECORDS[1])),
-             *out.add_line(3, line(RECORDS[2])), *out.add(dict(RECORDS[0])), *out.flush()]
+    items = [*out.add(dict(RECORDS[0])), *out.add_lines(2, [line(RECORDS[1])]),
+             *out.add_lines(3, [line(RECORDS[2])]), *out.add(dict(RECORDS[0])), *out.flush()]
     ids = [i for item in items if isinstance(item, pa.RecordBatch)
            for i in item.column("id").to_pylist()]
     assert ids == [1, 2, 3, 1]
@@ -120,7 +120,7 @@ def test_columns_the_contract_declares_nested_arrive_as_structs_and_lists() -> N
                {"id": 2, "address": None, "tags": [], "blob": [1]}]
     out = ProtocolBatches(NESTED_SCHEMA, 100, "conn", envelope=ENVELOPE,
                           nested=_nested_contract_fields())
-    bulk = [item for i, r in enumerate(records) for item in out.add_line(i + 1, line(r))]
+    bulk = [item for i, r in enumerate(records) for item in out.add_lines(i + 1, [line(r)])]
     bulk += list(out.flush())
     one = [item for r in records for item in out.add(dict(r))] + list(out.flush())
     for items in (bulk, one):
@@ -137,7 +137,7 @@ def test_a_record_nested_too_deep_is_rejected_not_raised() -> None:
     message = (b'{"type":"RECORD","record":{"stream":"s","data":{"id":1,"address":' + deep
                + b'}}}')
     out = ProtocolBatches(SCHEMA, 100, "conn", envelope=ENVELOPE, stream="s")
-    items = list(out.add_line(7, message)) + list(out.add_line(8, line(RECORDS[0])))
+    items = list(out.add_lines(7, [message])) + list(out.add_lines(8, [line(RECORDS[0])]))
     items += list(out.flush())
     batch, rejected = items
     assert batch.column("id").to_pylist() == [1]
@@ -146,3 +146,65 @@ def test_a_record_nested_too_deep_is_rejected_not_raised() -> None:
     items = list(out.add_text("BATCH file line 3", b'{"id":' + deep + b"}")) + list(out.flush())
     assert items[0].reasons == (  # type: ignore[union-attr]
         "conn: stream 's', BATCH file line 3: nested deeper than 200 levels",)
+
+
+def _ids(items: list) -> list[list[int]]:
+    return [item.column("id").to_pylist() for item in items if isinstance(item, pa.RecordBatch)]
+
+
+def test_many_lines_at_once_are_cut_into_batches_of_at_most_their_size_in_order() -> None:
+    records = [{"id": n, "score": n} for n in range(1, 8)]
+    out = ProtocolBatches(SCHEMA, 3, "conn", envelope=ENVELOPE)
+    items = [*out.add_lines(1, [line(r) for r in records[:2]]),
+             *out.add_lines(3, [line(r) for r in records[2:]]), *out.flush()]
+    assert _ids(items) == [[1, 2, 3], [4, 5, 6], [7]]
+
+
+def test_a_broken_line_among_many_is_rejected_with_its_own_line_number() -> None:
+    broken = b'{"type":"RECORD","record":{"stream":"s","data":{"id":9'
+    deep = (b'{"type":"RECORD","record":{"stream":"s","data":{"id":8,"address":'
+            + b"[" * 300 + b"]" * 300 + b"}}}")
+    lines = [line(RECORDS[0]), broken, line(RECORDS[1]), deep, line(RECORDS[2])]
+    out = ProtocolBatches(SCHEMA, 100, "conn", envelope=ENVELOPE)
+    items = [*out.add_lines(40, lines), *out.flush()]
+    assert _ids(items) == [[1, 2, 3]]
+    (rejected,) = [item for item in items if isinstance(item, RejectedRecords)]
+    assert rejected.raw == (deep.decode(), broken.decode())  # the deep one before any parser
+    assert rejected.reasons[0] == "conn: stdout line 43: nested deeper than 200 levels"
+    assert rejected.reasons[1].startswith("conn: stdout line 41: not valid JSON")
+
+
+def _json_contract() -> object:
+    from airflow_provider_dativo.contracts import contract_from_mapping
+
+    return contract_from_mapping({
+        "apiVersion": "v3.0.2", "kind": "DataContract", "id": "j", "version": "1",
+        "status": "active", "name": "j", "schema": [{"name": "j", "properties": [
+            {"name": "id", "logicalType": "integer"},
+            {"name": "address", "logicalType": "object", "physicalType": "json"}]}]})
+
+
+def test_json_text_written_here_is_marked_and_passes_the_contract_check_unchanged() -> None:
+    from airflow_provider_dativo.contracts import check_batch
+    from airflow_provider_dativo.contracts._json_check import holds_documents
+
+    bulk = RecordBuffer(SCHEMA, 100, ("id", "address")).from_lines(
+        [line(r) for r in RECORDS], ENVELOPE)
+    assert bulk is not None and holds_documents(bulk.schema.field("address"))
+    result = check_batch(bulk, _json_contract())  # type: ignore[arg-type]
+    assert result.rejected is None
+    assert result.valid.column("address").to_pylist() == [
+        '{"city":"Oslo"}', None, '{"city":"Bergen","zip":5003}']
+
+
+def test_a_string_in_a_json_column_is_still_checked_as_json() -> None:
+    from airflow_provider_dativo.contracts import check_batch
+    from airflow_provider_dativo.contracts._json_check import holds_documents
+
+    records = [RECORDS[0], {"id": 5, "address": "not json"}, {"id": 6, "address": "[1, 2]"}]
+    bulk = RecordBuffer(SCHEMA, 100, ("id", "address")).from_lines(
+        [line(r) for r in records], ENVELOPE)
+    assert bulk is not None and not holds_documents(bulk.schema.field("address"))
+    result = check_batch(bulk, _json_contract())  # type: ignore[arg-type]
+    assert result.valid.column("id").to_pylist() == [1, 6]
+    assert result.rejected is not None and result.rejected.num_rows == 1

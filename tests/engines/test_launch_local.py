@@ -13,6 +13,7 @@ from airflow_provider_dativo.config.specs import EngineSpec
 from airflow_provider_dativo.engines.base import RunStopped
 from airflow_provider_dativo.engines.connector_venvs import resolve_command
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Masker, stop_running
+from airflow_provider_dativo.engines.launchers.base import split_lines
 from airflow_provider_dativo.engines.launchers.local import LocalLauncher
 from airflow_provider_dativo.errors import EngineError
 from airflow_provider_dativo.hooks.connectors import ConnectorHook, hook_for
@@ -33,7 +34,7 @@ def test_files_are_private_and_removed_and_stderr_is_masked(
     with caplog.at_level("INFO"), launcher.start(
             [FileArg("config.json")], {"config.json": b'{"k": 1}'},
             Masker(["pw-123456"])) as process:
-        lines = list(process.lines())
+        lines = list(split_lines(process.blocks()))
         assert process.wait() == 0
         tail = process.stderr_tail()
     assert lines[0].split() == [b"0o600", b"0o700"]
@@ -57,7 +58,7 @@ def test_stop_running_kills_a_connector_mid_stream() -> None:
     launcher = LocalLauncher([sys.executable, "-c", "import time\nprint('x', flush=True)\n"
                               "time.sleep(60)"])
     with launcher.start([], {}, Masker()) as process:
-        assert next(iter(process.lines())) == b"x"
+        assert next(iter(process.blocks())) == b"x\n"
         assert stop_running() == 1
         assert process.wait() != 0
     assert stop_running() == 0
@@ -92,7 +93,7 @@ def test_a_late_file_reaches_a_running_connector_once_known_and_reads_again() ->
     with launcher.start([FileArg("state.json")], {"state.json": LateFile(state)},
                         Masker()) as process:
         threading.Timer(0.3, known.set).start()  # the process is already running
-        lines = list(process.lines())
+        lines = list(split_lines(process.blocks()))
         assert process.wait() == 0
     assert lines == [b'[{"offset": 7}]', b'[{"offset": 7}]']
 
@@ -105,6 +106,68 @@ def test_a_late_file_that_never_comes_stops_the_connector_unread() -> None:
 
     with launcher.start([FileArg("state.json")], {"state.json": LateFile(stopped)},
                         Masker()) as process:
-        assert list(process.lines()) == []
+        assert list(split_lines(process.blocks())) == []
         with pytest.raises(RunStopped):
             process.wait()
+
+
+MIXED = r"""
+import sys
+rec = '{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
+out = [rec % 1, rec % 2, '{"type":"STATE","state":{"n":2}}', rec % 3, "", "a stray line",
+       rec % 4]
+sys.stdout.write("\n".join(out * 3000) + "\n")
+"""
+
+
+def test_record_lines_come_numbered_and_in_order_among_other_messages() -> None:
+    from airflow_provider_dativo.engines.protocol import RecordLines, Session
+
+    session = Session(LocalLauncher([sys.executable, "-c", MIXED]), Masker(), "c", "read")
+    seen: list[tuple[int, bytes] | dict] = []
+    bulk = 0  # the most record lines handed on at once
+    for message in session.messages([], {}, passthrough=b'{"type":"RECORD","record":'):
+        if isinstance(message, RecordLines):
+            bulk = max(bulk, len(message.lines))
+            seen.extend(enumerate(message.lines, message.first))
+        else:
+            seen.append(message)
+    # each round of seven lines: four records, a state, a blank and a stray line (logged)
+    expected: list[tuple[int, bytes] | dict] = []
+    for n in range(3000):
+        base = 7 * n
+        rec = b'{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
+        expected += [(base + 1, rec % 1), (base + 2, rec % 2),
+                     {"type": "STATE", "state": {"n": 2}}, (base + 4, rec % 3), (base + 7, rec % 4)]
+    assert seen == expected
+    assert bulk == 3  # a round's last record and the next round's first two come together
+
+
+RUNS = r"""
+import sys
+rec = '{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
+for part in range(3):
+    sys.stdout.write("".join(rec % (part * 5000 + n) + "\n" for n in range(5000)))
+    sys.stdout.write('{"type":"STATE","state":{"part":%d}}\n' % part)
+"""
+
+
+def test_runs_of_records_come_together_and_keep_their_place_beside_states() -> None:
+    from airflow_provider_dativo.engines.protocol import RecordLines, Session
+
+    session = Session(LocalLauncher([sys.executable, "-c", RUNS]), Masker(), "c", "read")
+    seen: list[tuple[int, bytes] | dict] = []
+    bulk = 0
+    for message in session.messages([], {}, passthrough=b'{"type":"RECORD","record":'):
+        if isinstance(message, RecordLines):
+            bulk = max(bulk, len(message.lines))
+            seen.extend(enumerate(message.lines, message.first))
+        else:
+            seen.append(message)
+    rec = b'{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
+    expected: list[tuple[int, bytes] | dict] = []
+    for part in range(3):
+        expected += [(part * 5001 + n + 1, rec % (part * 5000 + n)) for n in range(5000)]
+        expected.append({"type": "STATE", "state": {"part": part}})
+    assert seen == expected
+    assert bulk > 100  # records come many at a time, not a line at a time

@@ -1,5 +1,5 @@
-"""A connector's stdout read ahead on a thread: lines intact and in order, memory bounded, a
-broken stream raised to the reader, and an early stop that waits for nothing."""
+"""A connector's stdout read ahead on a thread: blocks of whole lines, intact and in order,
+memory bounded, a broken stream raised to the reader, and an early stop that waits for nothing."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_dativo.engines.launchers.base import pumped_lines
+from airflow_provider_dativo.engines.launchers.base import block_lines, pumped_blocks, split_lines
 
 
 def test_lines_cut_across_chunks_arrive_whole_and_in_order() -> None:
     text = b"".join(b'{"n":%d}\n' % i for i in range(5000))
     chunks = [text[i:i + 997] for i in range(0, len(text), 997)]
-    lines = list(pumped_lines(chunks))
-    assert lines == [b'{"n":%d}' % i for i in range(5000)]
+    blocks = list(pumped_blocks(chunks))
+    assert all(block.endswith(b"\n") for block in blocks) and b"".join(blocks) == text
+    assert list(split_lines(blocks)) == [b'{"n":%d}' % i for i in range(5000)]
+
+
+def test_the_last_line_without_its_newline_still_arrives() -> None:
+    assert list(pumped_blocks([b"a\nb", b"c\nd"])) == [b"a\n", b"bc\n", b"d"]
+    assert block_lines(b"bc\n") == [b"bc"] and block_lines(b"d") == [b"d"]
 
 
 def test_the_pump_stays_within_its_byte_limit() -> None:
@@ -27,15 +33,15 @@ def test_the_pump_stays_within_its_byte_limit() -> None:
             pulled.append(i)
             yield b"x" * 1000 + b"\n"
 
-    lines = pumped_lines(chunks(), limit=10_000)
-    next(lines)
+    blocks = pumped_blocks(chunks(), limit=10_000)
+    next(blocks)
     # a reader busy elsewhere: the pump runs ahead, but only up to the limit
     deadline = time.monotonic() + 10
     while len(pulled) < 10 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)  # time to overrun the limit, if it would
     assert 10 <= len(pulled) <= 14
-    assert len(list(lines)) == 99
+    assert sum(block.count(b"\n") for block in blocks) == 99
 
 
 def test_a_broken_stream_is_raised_after_the_lines_before_it() -> None:
@@ -45,8 +51,8 @@ def test_a_broken_stream_is_raised_after_the_lines_before_it() -> None:
 
     got = []
     with pytest.raises(ConnectionError, match="went away"):
-        for line in pumped_lines(chunks()):
-            got.append(line)
+        for block in pumped_blocks(chunks()):
+            got.extend(block_lines(block))
     assert got == [b"a", b"b"]
 
 
@@ -60,7 +66,7 @@ def test_stopping_early_releases_the_pump() -> None:
         finally:
             finished.set()
 
-    lines = pumped_lines(chunks(), limit=1000)
-    next(lines)
-    lines.close()
+    blocks = pumped_blocks(chunks(), limit=1000)
+    next(blocks)
+    blocks.close()
     assert finished.wait(5)  # the pump noticed and let its stream go

@@ -29,6 +29,7 @@ from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launche
 from airflow_provider_dativo.engines.protocol import (
     BadLine,
     ProtocolSource,
+    RecordLines,
     Session,
     started,
     state_input,
@@ -229,12 +230,12 @@ class AirbyteSource(ProtocolSource):
                 if isinstance(message, BadLine):
                     out.reject(message.raw, message.reason)
                     continue
-                if done and (isinstance(message, tuple) or message["type"] == "RECORD"):
+                if done and (isinstance(message, RecordLines) or message["type"] == "RECORD"):
                     raise EngineError(
                         f"{self.connector} sent a RECORD after reporting stream '{stream}' "
                         "COMPLETE; the connector is broken, nothing was committed")
-                if isinstance(message, tuple):
-                    yield from out.add_line(*message)
+                if isinstance(message, RecordLines):
+                    yield from out.add_lines(message.first, message.lines)
                     continue
                 kind = message["type"]
                 if kind == "TRACE" and _completes(message, stream):

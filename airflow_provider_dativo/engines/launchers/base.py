@@ -2,7 +2,7 @@
 
 A protocol (Airbyte, Singer) builds a command line whose file arguments are ``FileArg``s; the
 launcher writes those files where the process can read them (a private temp dir, or a read-only
-mount inside a container), starts the process and hands back its stdout lines.
+mount inside a container), starts the process and hands back its stdout in blocks of whole lines.
 """
 
 from __future__ import annotations
@@ -117,41 +117,60 @@ class StderrTail:
         return "\n".join(self.lines)
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Whole lines (without their newline) from chunks cut anywhere; splitting a large chunk
-    in C is far cheaper than Python's line iteration."""
+def line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Runs of whole lines from chunks cut anywhere: each block ends with a newline (kept),
+    except the stream's last when its last line has none. A reader that takes a block as a
+    whole never cuts it into lines in Python."""
     rest = b""
     for chunk in chunks:
         cut = chunk.rfind(b"\n") + 1
         if not cut:
             rest += chunk
             continue
-        lines = (rest + chunk[:cut] if rest else chunk[:cut]).split(b"\n")
+        if rest:
+            yield rest + chunk[:cut]
+        else:
+            yield chunk if cut == len(chunk) else chunk[:cut]
         rest = chunk[cut:]
-        lines.pop()  # the empty piece after the last newline
-        yield from lines
     if rest:
         yield rest
 
 
-def pumped_lines(chunks: Iterable[bytes], limit: int = 64 << 20) -> Iterator[bytes]:
-    """A connector's stdout as lines, read on its own thread up to ``limit`` bytes ahead.
+def block_lines(block: bytes) -> list[bytes]:
+    """The lines of a block of whole lines, without their newlines (splitting in C is far
+    cheaper than Python's line iteration)."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()  # the empty piece after the last newline
+    return lines
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Whole lines (without their newline) from chunks cut anywhere."""
+    for block in line_blocks(chunks):
+        yield from block_lines(block)
+
+
+def pumped_blocks(chunks: Iterable[bytes], limit: int = 64 << 20) -> Iterator[bytes]:
+    """A connector's stdout as blocks of whole lines, read on its own thread up to ``limit``
+    bytes ahead.
 
     A pipe holds little: a parser busy building a batch would otherwise leave the connector
     blocked on a full pipe for as long, so the connector's time and ours would add up instead
-    of overlapping. Closing the lines never waits for the reading thread, which ends with the
+    of overlapping. Closing the blocks never waits for the reading thread, which ends with the
     stream once the launcher stops the process.
     """
     reader = ReadAhead(iter(chunks), limit, len, join_on_close=False)
     try:
-        yield from split_lines(reader)
+        yield from line_blocks(reader)
     finally:
         reader.close()
 
 
 class ConnectorProcess(Protocol):
-    def lines(self) -> Iterator[bytes]:
-        """The process's stdout, one line at a time (without its newline), until it closes."""
+    def blocks(self) -> Iterator[bytes]:
+        """The process's stdout in blocks of whole lines (see ``line_blocks``) until it
+        closes."""
 
     def wait(self) -> int:
         """Exit code once the process has ended."""

@@ -29,8 +29,8 @@ from airflow_provider_dativo.engines.launchers.base import (
     Masker,
     StderrTail,
     feed_fifo,
+    line_blocks,
     resolved,
-    split_lines,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
@@ -225,9 +225,9 @@ class DockerProcess:
                                   "before it started; nothing was read")
             self.container.start()
 
-    def lines(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes]:
         try:
-            yield from split_lines(self._stdout)
+            yield from line_blocks(self._stdout)
         finally:
             self._stdout.close()
 

@@ -19,7 +19,7 @@ from airflow_provider_dativo.engines.launchers.base import (
     Masker,
     StderrTail,
     feed_fifo,
-    pumped_lines,
+    pumped_blocks,
     track,
 )
 from airflow_provider_dativo.errors import EngineError
@@ -42,10 +42,10 @@ class LocalProcess:
         for raw in self._popen.stderr:
             self._tail.feed(raw)
 
-    def lines(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes]:
         stdout = self._popen.stdout
         assert isinstance(stdout, io.BufferedReader)  # bufsize > 0: buffered, so it has read1
-        return pumped_lines(iter(lambda: stdout.read1(READ_BUFFER), b""))
+        return pumped_blocks(iter(lambda: stdout.read1(READ_BUFFER), b""))
 
     def wait(self) -> int:
         code = self._popen.wait()

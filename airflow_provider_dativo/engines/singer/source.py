@@ -29,6 +29,7 @@ from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Launche
 from airflow_provider_dativo.engines.protocol import (
     BadLine,
     ProtocolSource,
+    RecordLines,
     Session,
     log,
     started,
@@ -297,8 +298,8 @@ class SingerSource(ProtocolSource):
                         f"not select (it selects '{stream}'); nothing was committed")
 
             for message in messages:
-                if isinstance(message, tuple):
-                    yield from out.add_line(*message)
+                if isinstance(message, RecordLines):
+                    yield from out.add_lines(message.first, message.lines)
                     continue
                 if isinstance(message, BadLine):
                     out.reject(message.raw, message.reason)
