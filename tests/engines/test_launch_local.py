@@ -111,6 +111,26 @@ def test_a_late_file_that_never_comes_stops_the_connector_unread() -> None:
             process.wait()
 
 
+REC = b'{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
+
+
+def _messages(script: str) -> tuple[list[tuple[int, bytes] | dict], int]:
+    """What a Session hands on from ``script``'s stdout: each record line with its number,
+    the other messages as parsed; and the most record lines it handed on at once."""
+    from airflow_provider_dativo.engines.protocol import RecordLines, Session
+
+    session = Session(LocalLauncher([sys.executable, "-c", script]), Masker(), "c", "read")
+    seen: list[tuple[int, bytes] | dict] = []
+    most = 0
+    for message in session.messages([], {}, passthrough=b'{"type":"RECORD","record":'):
+        if isinstance(message, RecordLines):
+            most = max(most, len(message.lines))
+            seen.extend(enumerate(message.lines, message.first))
+        else:
+            seen.append(message)
+    return seen, most
+
+
 MIXED = r"""
 import sys
 rec = '{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
@@ -121,26 +141,15 @@ sys.stdout.write("\n".join(out * 3000) + "\n")
 
 
 def test_record_lines_come_numbered_and_in_order_among_other_messages() -> None:
-    from airflow_provider_dativo.engines.protocol import RecordLines, Session
-
-    session = Session(LocalLauncher([sys.executable, "-c", MIXED]), Masker(), "c", "read")
-    seen: list[tuple[int, bytes] | dict] = []
-    bulk = 0  # the most record lines handed on at once
-    for message in session.messages([], {}, passthrough=b'{"type":"RECORD","record":'):
-        if isinstance(message, RecordLines):
-            bulk = max(bulk, len(message.lines))
-            seen.extend(enumerate(message.lines, message.first))
-        else:
-            seen.append(message)
+    seen, most = _messages(MIXED)
     # each round of seven lines: four records, a state, a blank and a stray line (logged)
     expected: list[tuple[int, bytes] | dict] = []
     for n in range(3000):
         base = 7 * n
-        rec = b'{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
-        expected += [(base + 1, rec % 1), (base + 2, rec % 2),
-                     {"type": "STATE", "state": {"n": 2}}, (base + 4, rec % 3), (base + 7, rec % 4)]
+        expected += [(base + 1, REC % 1), (base + 2, REC % 2),
+                     {"type": "STATE", "state": {"n": 2}}, (base + 4, REC % 3), (base + 7, REC % 4)]
     assert seen == expected
-    assert bulk == 3  # a round's last record and the next round's first two come together
+    assert most == 3  # a round's last record and the next round's first two come together
 
 
 RUNS = r"""
@@ -153,21 +162,10 @@ for part in range(3):
 
 
 def test_runs_of_records_come_together_and_keep_their_place_beside_states() -> None:
-    from airflow_provider_dativo.engines.protocol import RecordLines, Session
-
-    session = Session(LocalLauncher([sys.executable, "-c", RUNS]), Masker(), "c", "read")
-    seen: list[tuple[int, bytes] | dict] = []
-    bulk = 0
-    for message in session.messages([], {}, passthrough=b'{"type":"RECORD","record":'):
-        if isinstance(message, RecordLines):
-            bulk = max(bulk, len(message.lines))
-            seen.extend(enumerate(message.lines, message.first))
-        else:
-            seen.append(message)
-    rec = b'{"type":"RECORD","record":{"stream":"s","data":{"id":%d}}}'
+    seen, most = _messages(RUNS)
     expected: list[tuple[int, bytes] | dict] = []
     for part in range(3):
-        expected += [(part * 5001 + n + 1, rec % (part * 5000 + n)) for n in range(5000)]
+        expected += [(part * 5001 + n + 1, REC % (part * 5000 + n)) for n in range(5000)]
         expected.append({"type": "STATE", "state": {"part": part}})
     assert seen == expected
-    assert bulk > 100  # records come many at a time, not a line at a time
+    assert most > 100  # records come many at a time, not a line at a time
