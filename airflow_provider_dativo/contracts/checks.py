@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from airflow_provider_dativo.contracts._conform import as_text, conform
 from airflow_provider_dativo.contracts._conform_more import conform_nested
+from airflow_provider_dativo.contracts._json_check import holds_documents
 from airflow_provider_dativo.contracts._types import INGEST_DATE, TEXT_TYPES
 from airflow_provider_dativo.contracts.arrow_types import arrow_schema
 from airflow_provider_dativo.contracts.model import Contract, FieldSpec
@@ -282,19 +283,10 @@ def _violations(
     return found
 
 
-def _input_column(inputs: Mapping[str, pa.Array], spec: FieldSpec) -> pa.Array | None:
-    """The source column of ``spec``: its contract name, else its ODCS physicalName."""
-    raw = inputs.get(spec.name)
-    return inputs.get(spec.source_name) if raw is None else raw
-
-
-def _documents(fields: Mapping[str, pa.Field], spec: FieldSpec) -> bool:
-    """Whether the source column of ``spec`` (as ``_input_column`` picks it) is marked as
-    holding JSON documents only."""
-    from airflow_provider_dativo.contracts._json_check import holds_documents
-
-    field = fields.get(spec.name) or fields.get(spec.source_name)
-    return field is not None and holds_documents(field)
+def _input_name(inputs: Mapping[str, pa.Array], spec: FieldSpec) -> str:
+    """The name of the source column of ``spec``: its contract name, else its ODCS
+    physicalName."""
+    return spec.name if inputs.get(spec.name) is not None else spec.source_name
 
 
 def _nested_column(plan: _FieldPlan, raw: pa.Array) -> tuple[pa.Array, _Found]:
@@ -355,10 +347,12 @@ def check_batch(
     data = _as_batch(batch)
     rows = data.num_rows
     inputs: dict[str, pa.Array] = {}
-    fields: dict[str, pa.Field] = {}
+    documents: set[str] = set()  # input columns whose reader wrote every text as JSON itself
     for field, column in zip(data.schema, data.columns, strict=True):
-        inputs.setdefault(field.name, column)
-        fields.setdefault(field.name, field)
+        if field.name not in inputs:  # the first column of a name is the input
+            inputs[field.name] = column
+            if holds_documents(field):
+                documents.add(field.name)
     known = set(contract.field_names) | {f.source_name for f in contract.fields}
     unknown = tuple(dict.fromkeys(n for n in data.schema.names if n not in known))
     load_date = ingest_date or datetime.datetime.now(datetime.UTC).date()
@@ -372,13 +366,14 @@ def check_batch(
             conformed.append(filled)
             raws.append(filled)
             continue
-        raw = _input_column(inputs, field_plan.spec)
+        source = _input_name(inputs, field_plan.spec)
+        raw = inputs.get(source)
         if raw is None:
             raw = pa.nulls(rows)
         if field_plan.spec.type in ("struct", "list"):
             values, found = _nested_column(field_plan, raw)
             failures.extend(found)
-        elif field_plan.spec.type == "json" and _documents(fields, field_plan.spec):
+        elif field_plan.spec.type == "json" and source in documents:
             values = raw  # JSON text its reader wrote: documents all, nothing to parse again
             failures.extend(_violations(field_plan, values, None))
         else:

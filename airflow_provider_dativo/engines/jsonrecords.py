@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +26,7 @@ from airflow_provider_dativo.engines.base import ReadItem, RejectedRecords, Stat
 from airflow_provider_dativo.engines.nesting import (
     DEEP_REASON,
     MAX_JSON_DEPTH,
+    most_opened_of,
     too_deep,
 )
 
@@ -106,14 +106,6 @@ def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
         return pa.array(values, type_)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return pa.array([_as_text(v) for v in values], pa.string())
-
-
-def _most_opened(lines: Sequence[bytes]) -> int:
-    """At least the most arrays and objects any one of ``lines`` opens: no line nests deeper.
-    Two counts per line, each a C call (no Python frame per line)."""
-    if not lines:
-        return 0
-    return max(map(bytes.count, lines, repeat(b"{"))) + max(map(bytes.count, lines, repeat(b"[")))
 
 
 @contextmanager
@@ -209,9 +201,9 @@ class RecordBuffer:
         # taken, and parsed JSON holds no reference cycles, so the cycle collector is paused:
         # its passes over every long-lived object of the process would cost more than this
         texts: dict[str, list[str | None]] = {name: [] for name in self.as_json}
-        passed = dict.fromkeys(self.as_json, 0)  # values that came as strings, kept as they are
+        passed: set[str] = set()  # columns with a value that came as a string, kept as it is
         columns = list(texts.items())
-        loads, dumps = orjson.loads, orjson.dumps
+        loads = orjson.loads
         with _cycle_collector_paused():
             for line in lines:
                 record: Any = loads(line)
@@ -219,20 +211,15 @@ class RecordBuffer:
                     record = record[key]
                 for name, values in columns:
                     value = record.get(name)
-                    if value is None or value.__class__ is str:
-                        values.append(value)
-                        passed[name] += value is not None
-                        continue
-                    try:
-                        values.append(dumps(value).decode())
-                    except TypeError:  # deeper than orjson writes; such lines are refused first
-                        values.append(None)
+                    if value.__class__ is str:
+                        passed.add(name)
+                    values.append(_as_text(value))
         return pa.RecordBatch.from_arrays(
             [pa.array(texts[f.name], pa.string()) if f.name in texts else parsed.column(f.name)
              for f in self.schema],
             # a column whose every text was written here holds JSON documents only: the
             # contract check need not read them again to know
-            schema=pa.schema([json_documents(f) if f.name in texts and not passed[f.name] else f
+            schema=pa.schema([json_documents(f) if f.name in texts and f.name not in passed else f
                               for f in self.schema]))
 
 
@@ -270,7 +257,7 @@ class ProtocolBatches:
     def add_lines(self, first: int, lines: Sequence[bytes]) -> Iterator[ReadItem]:
         """Consecutive stdout lines, from line ``first`` on, that look like record messages of
         the stream."""
-        if _most_opened(lines) > MAX_JSON_DEPTH:  # some line may nest too deep: look at each
+        if most_opened_of(lines) > MAX_JSON_DEPTH:  # some line may nest too deep: look at each
             for number, line in enumerate(lines, first):
                 if too_deep(line):
                     self.reject(line.decode("utf-8", "replace"),

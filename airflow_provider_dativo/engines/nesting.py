@@ -10,7 +10,8 @@ three.
 from __future__ import annotations
 
 import re
-from itertools import accumulate
+from collections.abc import Sequence
+from itertools import accumulate, repeat
 
 MAX_JSON_DEPTH = 200
 
@@ -28,6 +29,14 @@ def most_opened(block: bytes) -> tuple[int, int]:
     """
     opened = block.translate(None, _NOT_OPENING).split(b"\n")
     return max(map(len, opened)), len(opened) - (1 if block.endswith(b"\n") else 0)
+
+
+def most_opened_of(lines: Sequence[bytes]) -> int:
+    """At least the most ``[`` and ``{`` any one of ``lines`` opens (``most_opened`` for lines
+    already split): two counts per line, each a C call with no Python frame per line."""
+    if not lines:
+        return 0
+    return max(map(bytes.count, lines, repeat(b"{"))) + max(map(bytes.count, lines, repeat(b"[")))
 
 
 def json_depth(line: bytes) -> int:

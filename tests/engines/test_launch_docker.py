@@ -18,7 +18,7 @@ from airflow_provider_dativo.config.specs import JobSpec
 from airflow_provider_dativo.engines.airbyte import AirbyteSource
 from airflow_provider_dativo.engines.base import PendingState
 from airflow_provider_dativo.engines.launchers import FileArg, launcher_for
-from airflow_provider_dativo.engines.launchers.base import split_lines
+from airflow_provider_dativo.engines.launchers.base import block_lines, line_blocks
 from airflow_provider_dativo.engines.launchers.docker import (
     LABEL,
     OWNER_LABEL,
@@ -68,8 +68,10 @@ def test_container_spec_mounts_files_read_only_with_limits() -> None:
         DockerSettings.from_options({"docker": {"pull": "sometimes"}})
 
 
-def test_split_lines_rejoins_chunks() -> None:
-    assert list(split_lines([b'{"a"', b':1}\n{"b":', b"2}\n", b"tail"])) == [
+def test_line_blocks_rejoin_chunks_into_whole_lines() -> None:
+    blocks = list(line_blocks([b'{"a"', b':1}\n{"b":', b"2}\n", b"tail"]))
+    assert blocks == [b'{"a":1}\n', b'{"b":2}\n', b"tail"]
+    assert [line for block in blocks for line in block_lines(block)] == [
         b'{"a":1}', b'{"b":2}', b"tail"]
 
 

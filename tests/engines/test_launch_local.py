@@ -13,7 +13,7 @@ from airflow_provider_dativo.config.specs import EngineSpec
 from airflow_provider_dativo.engines.base import RunStopped
 from airflow_provider_dativo.engines.connector_venvs import resolve_command
 from airflow_provider_dativo.engines.launchers import FileArg, LateFile, Masker, stop_running
-from airflow_provider_dativo.engines.launchers.base import split_lines
+from airflow_provider_dativo.engines.launchers.base import block_lines
 from airflow_provider_dativo.engines.launchers.local import LocalLauncher
 from airflow_provider_dativo.errors import EngineError
 from airflow_provider_dativo.hooks.connectors import ConnectorHook, hook_for
@@ -34,7 +34,7 @@ def test_files_are_private_and_removed_and_stderr_is_masked(
     with caplog.at_level("INFO"), launcher.start(
             [FileArg("config.json")], {"config.json": b'{"k": 1}'},
             Masker(["pw-123456"])) as process:
-        lines = list(split_lines(process.blocks()))
+        lines = [line for block in process.blocks() for line in block_lines(block)]
         assert process.wait() == 0
         tail = process.stderr_tail()
     assert lines[0].split() == [b"0o600", b"0o700"]
@@ -93,7 +93,7 @@ def test_a_late_file_reaches_a_running_connector_once_known_and_reads_again() ->
     with launcher.start([FileArg("state.json")], {"state.json": LateFile(state)},
                         Masker()) as process:
         threading.Timer(0.3, known.set).start()  # the process is already running
-        lines = list(split_lines(process.blocks()))
+        lines = [line for block in process.blocks() for line in block_lines(block)]
         assert process.wait() == 0
     assert lines == [b'[{"offset": 7}]', b'[{"offset": 7}]']
 
@@ -106,7 +106,7 @@ def test_a_late_file_that_never_comes_stops_the_connector_unread() -> None:
 
     with launcher.start([FileArg("state.json")], {"state.json": LateFile(stopped)},
                         Masker()) as process:
-        assert list(split_lines(process.blocks())) == []
+        assert [line for block in process.blocks() for line in block_lines(block)] == []
         with pytest.raises(RunStopped):
             process.wait()
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_dativo.engines.launchers.base import block_lines, pumped_blocks, split_lines
+from airflow_provider_dativo.engines.launchers.base import block_lines, pumped_blocks
 
 
 def test_lines_cut_across_chunks_arrive_whole_and_in_order() -> None:
@@ -17,7 +17,8 @@ def test_lines_cut_across_chunks_arrive_whole_and_in_order() -> None:
     chunks = [text[i:i + 997] for i in range(0, len(text), 997)]
     blocks = list(pumped_blocks(chunks))
     assert all(block.endswith(b"\n") for block in blocks) and b"".join(blocks) == text
-    assert list(split_lines(blocks)) == [b'{"n":%d}' % i for i in range(5000)]
+    lines = [line for block in blocks for line in block_lines(block)]
+    assert lines == [b'{"n":%d}' % i for i in range(5000)]
 
 
 def test_the_last_line_without_its_newline_still_arrives() -> None:

@@ -145,12 +145,6 @@ def block_lines(block: bytes) -> list[bytes]:
     return lines
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Whole lines (without their newline) from chunks cut anywhere."""
-    for block in line_blocks(chunks):
-        yield from block_lines(block)
-
-
 def pumped_blocks(chunks: Iterable[bytes], limit: int = 64 << 20) -> Iterator[bytes]:
     """A connector's stdout as blocks of whole lines, read on its own thread up to ``limit``
     bytes ahead.
