@@ -104,3 +104,18 @@ def test_json_text_is_valid_json_in_every_shape() -> None:
     assert result.rule_counts == {"type:extra": len(bad)}
     assert result.rejected is not None
     assert result.rejected.column("extra").to_pylist() == bad
+
+
+def test_json_texts_over_many_blocks_of_a_sliced_column_are_each_judged() -> None:
+    # 70k texts (more than one block of the reader), non-ASCII and escaped line breaks among them,
+    # taken from the middle of a larger array: each bad text is found at its own row
+    good = ['{"city":"Kraków","note":"a\\nb"}', '["é", 1.5, null]', '"🙂"', "7"]
+    texts = [good[i % 4] for i in range(70_010)]
+    texts[3], texts[65_540], texts[70_009] = "{broken", "[1,]", "NaN"
+    column = pa.array(["{}"] * 5 + texts + ["{}"] * 5).slice(5, len(texts))
+    ids = [f"r{i}" for i in range(len(texts))]
+    result = check_batch(pa.table({"id": ids, "extra": column}), CONTRACT)
+    assert result.rule_counts == {"type:extra": 3}
+    assert result.rejected is not None
+    assert result.rejected.column("id").to_pylist() == ["r3", "r65540", "r70009"]
+    assert result.valid.column("extra").to_pylist()[:4] == [good[0], good[1], good[2], good[0]]

@@ -208,3 +208,25 @@ def test_a_string_in_a_json_column_is_still_checked_as_json() -> None:
     result = check_batch(bulk, _json_contract())  # type: ignore[arg-type]
     assert result.valid.column("id").to_pylist() == [1, 6]
     assert result.rejected is not None and result.rejected.num_rows == 1
+
+
+def test_the_json_mark_is_judged_per_batch_and_strings_in_a_later_batch_are_still_checked() -> None:
+    from airflow_provider_dativo.contracts import check_batch
+    from airflow_provider_dativo.contracts._json_check import holds_documents
+
+    # batch one: objects and a NULL (serialized here: marked); batch two: a text that is JSON,
+    # one that is not, and an array (a string among them: not marked, every text checked)
+    records = [{"id": 1, "address": {"a": 1}}, {"id": 2, "address": None},
+               {"id": 3, "address": '{"b": 2}'}, {"id": 4, "address": "nope"},
+               {"id": 5, "address": [1, {"c": None}]}]
+    out = ProtocolBatches(SCHEMA, 2, "conn", envelope=ENVELOPE, keep=("id", "address"))
+    items = [*out.add_lines(1, [line(r) for r in records]), *out.flush()]
+    batches = [item for item in items if isinstance(item, pa.RecordBatch)]
+    assert [b.num_rows for b in batches] == [2, 2, 1]
+    assert [holds_documents(b.schema.field("address")) for b in batches] == [True, False, True]
+    results = [check_batch(b, _json_contract()) for b in batches]  # type: ignore[arg-type]
+    assert [r.valid.column("id").to_pylist() for r in results] == [[1, 2], [3], [5]]
+    assert [r.valid.column("address").to_pylist() for r in results] == [
+        ['{"a":1}', None], ['{"b": 2}'], ['[1,{"c":null}]']]
+    assert results[1].rejected is not None
+    assert results[1].rejected.column("address").to_pylist() == ["nope"]  # kept as it came

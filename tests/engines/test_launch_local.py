@@ -169,3 +169,42 @@ def test_runs_of_records_come_together_and_keep_their_place_beside_states() -> N
         expected.append({"type": "STATE", "state": {"part": part}})
     assert seen == expected
     assert most > 100  # records come many at a time, not a line at a time
+
+
+CUT_ANYWHERE = r"""
+import sys
+rec = '{"type":"RECORD","record":{"stream":"s","data":{"id":%d,"address":{"n":%d}}}}'
+out = ("".join(rec % (n, n) + "\r\n" for n in range(3000))
+       + '{"type":"STATE","state":{"n":3000}}\r\n' + rec % (3000, 3000))  # no newline at the end
+for start in range(0, len(out), 4093):  # written in pieces cut anywhere, lines included
+    sys.stdout.write(out[start:start + 4093])
+    sys.stdout.flush()
+"""
+
+
+def test_records_cut_anywhere_with_crlf_and_no_last_newline_all_land_once_in_order() -> None:
+    import pyarrow as pa
+
+    from airflow_provider_dativo.engines.base import RejectedRecords, StateUpdate
+    from airflow_provider_dativo.engines.jsonrecords import ProtocolBatches
+    from airflow_provider_dativo.engines.protocol import RecordLines, Session
+
+    schema = {"properties": {"id": {"type": "integer"}, "address": {"type": "object"}}}
+    out = ProtocolBatches(schema, 1000, "c", envelope=("record", "data"))
+    session = Session(LocalLauncher([sys.executable, "-c", CUT_ANYWHERE]), Masker(), "c", "read")
+    items = []
+    for message in session.messages([], {}, passthrough=b'{"type":"RECORD","record":'):
+        if isinstance(message, RecordLines):
+            items += out.add_lines(message.first, message.lines)
+        else:
+            assert isinstance(message, dict) and message["type"] == "STATE"
+            out.checkpoint(message["state"])
+    items += out.flush()
+    batches = [item for item in items if isinstance(item, pa.RecordBatch)]
+    assert not [item for item in items if isinstance(item, RejectedRecords)]
+    assert max(batch.num_rows for batch in batches) <= 1000
+    ids = [i for batch in batches for i in batch.column("id").to_pylist()]
+    assert ids == list(range(3001))
+    addresses = [a for batch in batches for a in batch.column("address").to_pylist()]
+    assert addresses == [f'{{"n":{n}}}' for n in range(3001)]
+    assert items[-1] == StateUpdate({"n": 3000})
